@@ -1,0 +1,95 @@
+# sockgate build.
+#   make            build build/sockgate and the console assets (build/web)
+#   make run        install what is missing, build, start on 127.0.0.1:8080
+#   make test       install what is missing, build, run every test: plain and ASan/UBSan
+#   make bench      benchmarks (tests/bench), fuzz: libFuzzer harnesses for a bounded time
+# A variant build goes to its own folder: `make BUILD=build/asan SAN=1`.
+
+BUILD ?= build
+SAN ?=
+CC ?= cc
+
+CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -D_GNU_SOURCE -Iengine -Iserver -Iweb \
+	$(shell pkg-config --cflags libmicrohttpd libcjson libcares 2>/dev/null)
+ifeq ($(SAN),1)
+CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS_SAN := -fsanitize=address,undefined
+else
+CFLAGS_OPT := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+LDFLAGS_SAN :=
+endif
+CFLAGS ?=
+override CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
+LDLIBS_SERVER := $(shell pkg-config --libs libmicrohttpd libcjson libcares 2>/dev/null) -lm
+LDLIBS_TEST := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+ENGINE_SRC := $(wildcard engine/*.c)
+SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+WEB_C_SRC := $(wildcard web/*.c)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+WEB_C_OBJ := $(WEB_C_SRC:%.c=$(BUILD)/obj/%.o)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+INTEG_LIB_SRC := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
+INTEG_LIB_OBJ := $(INTEG_LIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all deps run test test-native test-asan unit integration clean
+all: $(BUILD)/sockgate web
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libengine.a: $(ENGINE_OBJ) $(WEB_C_OBJ)
+	$(AR) rcs $@ $^
+$(BUILD)/libserver.a: $(SERVER_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/sockgate: $(BUILD)/obj/server/main.o $(BUILD)/libserver.a $(BUILD)/libengine.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libserver.a $(BUILD)/libengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -Itests/unit $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER) $(LDLIBS_TEST)
+$(BUILD)/tests/%: tests/integration/%.c $(INTEG_LIB_OBJ) $(BUILD)/libserver.a $(BUILD)/libengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -Itests/integration $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER) $(LDLIBS_TEST)
+
+deps:
+	@scripts/ensure-deps.sh build test wasm browser
+
+run:
+	@scripts/ensure-deps.sh build wasm
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/sockgate --listen 127.0.0.1:8080
+
+# Every test, first on the optimised build and then on the sanitizer build.
+test:
+	@scripts/ensure-deps.sh build test wasm browser
+	@$(MAKE) --no-print-directory test-native
+	@$(MAKE) --no-print-directory test-asan
+
+test-native: all $(UNIT_BIN) $(INTEG_BIN)
+	@scripts/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
+	@$(MAKE) --no-print-directory web-test
+
+test-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 build/asan/sockgate unit-bins-asan
+	@scripts/run-tests.sh build/asan $(UNIT_BIN:$(BUILD)/%=build/asan/%) $(INTEG_BIN:$(BUILD)/%=build/asan/%)
+
+unit-bins-asan: $(UNIT_BIN) $(INTEG_BIN)
+
+clean:
+	rm -rf build
+
+# Each part that has its own rules keeps them next to its code.
+-include web/web.mk
+-include tests/bench/bench.mk
+-include tests/fuzz/fuzz.mk
+
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

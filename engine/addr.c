@@ -1,0 +1,92 @@
+/*
+ * Socket address helpers: literals to sockaddr, sockaddr to the (address, port) strings
+ * of answers, and the loopback test that bind relies on.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+socklen_t engi_addr_len(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+void engi_addr_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+    else
+        ((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+int engi_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
+                     size_t portlen)
+{
+    const void *raw;
+    unsigned p;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        raw = &in6->sin6_addr;
+        p = ntohs(in6->sin6_port);
+    } else if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+        raw = &in4->sin_addr;
+        p = ntohs(in4->sin_port);
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    if (!inet_ntop(sa->sa_family, raw, host, (socklen_t)hostlen))
+        return -errno;
+    snprintf(port, portlen, "%u", p);
+    return 0;
+}
+
+/* Parses a numeric address for a socket of `family`. An IPv4 literal on an IPv6 socket
+ * becomes the v4-mapped address, which a dual-stack socket understands. */
+int engi_addr_literal(const char *host, int family, uint16_t port, struct sockaddr_storage *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        if (family == AF_INET) {
+            struct sockaddr_in *in4 = (struct sockaddr_in *)out;
+            in4->sin_family = AF_INET;
+            in4->sin_addr = a4;
+        } else {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+            in6->sin6_family = AF_INET6;
+            in6->sin6_addr.s6_addr[10] = 0xff;
+            in6->sin6_addr.s6_addr[11] = 0xff;
+            memcpy(&in6->sin6_addr.s6_addr[12], &a4, 4);
+        }
+    } else if (inet_pton(AF_INET6, host, &a6) == 1) {
+        if (family != AF_INET6)
+            return -EAFNOSUPPORT;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = a6;
+    } else {
+        return -EINVAL;
+    }
+    engi_addr_set_port(out, port);
+    return 0;
+}
+
+bool engi_addr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+        return (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return false;
+}

@@ -1,0 +1,259 @@
+/*
+ * The commands that set a socket up or ask about it: bind, listen, accept, acceptfast,
+ * connect, getpeername, getsockname and ioctl. connect resolves without blocking and
+ * tries each checked address in turn.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+
+struct eng_list *engi_cmd_bind(struct eng_socket *s, const struct eng_request *req)
+{
+    struct sockaddr_storage ss;
+    const char *host = req->host ? req->host : "";
+    bool any = host[0] == '\0' || strcmp(host, "*") == 0;
+    if (strcasecmp(host, "localhost") == 0) {
+        engi_addr_literal(s->family == AF_INET6 ? "::1" : "127.0.0.1", s->family, req->port, &ss);
+    } else if (any) {
+        engi_addr_literal(s->family == AF_INET6 ? "::" : "0.0.0.0", s->family, req->port, &ss);
+    } else {
+        int rc = engi_addr_literal(host, s->family, req->port, &ss);
+        if (rc == -EAFNOSUPPORT)
+            return engi_list_err(ENG_CMD_BIND, rc, "%s is not an address of this socket's family",
+                                 host);
+        if (rc < 0)
+            return engi_list_err(ENG_CMD_BIND, ENG_EINVAL,
+                                 "bind takes localhost or a local address, not %.64s: you cannot "
+                                 "bind to another machine", host);
+    }
+    if (!s->e->cfg.allow_bind_any) {
+        if (!engi_addr_is_loopback((struct sockaddr *)&ss))
+            return engi_list_err(ENG_CMD_BIND, ENG_EDENIED,
+                                 "binding to %s needs --allow-bind; loopback is allowed",
+                                 any ? "every address" : host);
+        if (req->port != 0 && req->port < 1024)
+            return engi_list_err(ENG_CMD_BIND, ENG_EDENIED,
+                                 "port %u is below 1024 and needs --allow-bind", req->port);
+    }
+    if (s->type == SOCK_STREAM) {
+        /* A restarted listener should not wait out TIME_WAIT on its own port. */
+        int one = 1;
+        setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+    if (bind(s->fd, (struct sockaddr *)&ss, engi_addr_len(&ss)) < 0)
+        return engi_list_err(ENG_CMD_BIND, -errno, NULL);
+    if (s->state == ENGI_NEW)
+        s->state = ENGI_BOUND;
+    return engi_list_new(ENG_CMD_BIND);
+}
+
+struct eng_list *engi_cmd_listen(struct eng_socket *s, const struct eng_request *req)
+{
+    int backlog = req->backlog >= 0 ? req->backlog : SOMAXCONN;
+    if (listen(s->fd, backlog) < 0)
+        return engi_list_err(ENG_CMD_LISTEN, -errno, NULL);
+    s->state = ENGI_LISTENING;
+    return engi_list_new(ENG_CMD_LISTEN);
+}
+
+struct eng_list *engi_cmd_name(struct eng_socket *s, enum eng_cmd cmd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int rc = cmd == ENG_CMD_GETPEERNAME ? getpeername(s->fd, (struct sockaddr *)&ss, &len)
+                                        : getsockname(s->fd, (struct sockaddr *)&ss, &len);
+    if (rc < 0)
+        return engi_list_err(cmd, -errno, NULL);
+    char host[64], port[8];
+    if (engi_addr_format((struct sockaddr *)&ss, host, sizeof(host), port, sizeof(port)) < 0)
+        return engi_list_err(cmd, -EAFNOSUPPORT, NULL);
+    struct eng_list *l = engi_list_new(cmd);
+    if (l) {
+        engi_list_add_str(l, host);
+        engi_list_add_str(l, port);
+    }
+    return l;
+}
+
+struct eng_list *engi_cmd_ioctl(struct eng_socket *s, const struct eng_request *req)
+{
+    if (req->ioctl_op == ENG_IOCTL_FIONBIO) {
+        s->nonblocking = req->ioctl_value;
+        return engi_list_new(ENG_CMD_IOCTL);
+    }
+    int avail = 0;
+    if (ioctl(s->fd, FIONREAD, &avail) < 0)
+        return engi_list_err(ENG_CMD_IOCTL, -errno, NULL);
+    char num[32];
+    snprintf(num, sizeof(num), "%zu", (size_t)avail + s->pushback_bytes);
+    struct eng_list *l = engi_list_new(ENG_CMD_IOCTL);
+    if (l)
+        engi_list_add_str(l, num);
+    return l;
+}
+
+/* ---- accept ---- */
+
+static struct eng_list *accept_answer(struct eng_op *op, const char *peer, const char *new_id)
+{
+    struct eng_list *l = engi_list_new(op->cmd);
+    if (!l)
+        return NULL;
+    engi_list_add_str(l, peer);
+    engi_list_add_str(l, new_id);
+    if (op->background)
+        engi_list_add_str(l, op->sock->id);
+    return l;
+}
+
+static void accept_named(struct eng_op *op, int code)
+{
+    (void)code;
+    struct eng_socket *s = op->sock;
+    op->phase = ENGI_PH_READY;
+    engi_op_finish(op, accept_answer(op, op->peer_name, op->accepted_id));
+    engi_kick(s);
+}
+
+int engi_try_accept(struct eng_op *op)
+{
+    struct eng_socket *s = op->sock;
+    if (op->phase == ENGI_PH_RESOLVING)
+        return 0;
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    int fd = accept4(s->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED)
+            return 0;
+        engi_op_finish(op, engi_list_err(op->cmd, -err, NULL));
+        return 1;
+    }
+    struct eng *e = s->e;
+    if (e->nsockets >= e->cfg.max_sockets) {
+        close(fd);
+        engi_op_finish(op, engi_list_err(op->cmd, ENG_ELIMIT,
+                                         "%zu sockets are open, the most allowed; the "
+                                         "connection was closed", e->cfg.max_sockets));
+        return 1;
+    }
+    struct eng_socket *ns = engi_socket_add(e, s->owner, fd, s->type, s->family);
+    if (!ns) {
+        close(fd);
+        engi_op_finish(op, engi_list_err(op->cmd, -ENOMEM, NULL));
+        return 1;
+    }
+    ns->state = ENGI_CONNECTED;
+    if (op->cmd == ENG_CMD_ACCEPTFAST) {
+        engi_op_finish(op, accept_answer(op, "", ns->id));
+        return 1;
+    }
+    snprintf(op->accepted_id, sizeof(op->accepted_id), "%s", ns->id);
+    if (engi_resolve_name(op, (struct sockaddr *)&peer, accept_named)) {
+        engi_op_finish(op, accept_answer(op, op->peer_name, ns->id));
+        return 1;
+    }
+    op->phase = ENGI_PH_RESOLVING;
+    return 0;
+}
+
+/* ---- connect ---- */
+
+static void connect_resolved(struct eng_op *op, int code)
+{
+    struct eng_socket *s = op->sock;
+    op->phase = ENGI_PH_READY;
+    if (code < 0) {
+        engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, code,
+                                         code == ENG_EDENIED ? "every address of that name is "
+                                                               "refused by policy" : NULL));
+    }
+    engi_kick(s);
+}
+
+/* Dissolves a connect in progress, so the socket can be used again. */
+void engi_connect_abort(struct eng_op *op)
+{
+    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    connect(op->sock->fd, &unspec, sizeof(unspec));
+    op->phase = ENGI_PH_READY;
+    if (op->sock->state == ENGI_CONNECTING)
+        op->sock->state = ENGI_NEW;
+}
+
+/* Tries the addresses from op->addr_index on; finishes op unless one is in progress. */
+static int connect_next(struct eng_op *op, int last_err)
+{
+    struct eng_socket *s = op->sock;
+    while (op->addr_index < op->naddrs) {
+        struct sockaddr_storage *ss = &op->addrs[op->addr_index];
+        if (connect(s->fd, (struct sockaddr *)ss, engi_addr_len(ss)) == 0) {
+            s->state = ENGI_CONNECTED;
+            engi_op_finish(op, engi_list_new(ENG_CMD_CONNECT));
+            return 1;
+        }
+        if (errno == EINPROGRESS || errno == EINTR) {
+            s->state = ENGI_CONNECTING;
+            op->phase = ENGI_PH_CONNECTING;
+            return 0;
+        }
+        last_err = -errno;
+        if (last_err == -EISCONN || last_err == -EALREADY)
+            break;
+        op->addr_index++;
+    }
+    if (s->state == ENGI_CONNECTING)
+        s->state = ENGI_NEW;
+    engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, last_err, NULL));
+    return 1;
+}
+
+int engi_try_connect(struct eng_op *op)
+{
+    struct eng_socket *s = op->sock;
+    if (op->phase == ENGI_PH_RESOLVING)
+        return 0;
+    if (op->phase == ENGI_PH_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err == 0) {
+            struct sockaddr_storage peer;
+            len = sizeof(peer);
+            if (getpeername(s->fd, (struct sockaddr *)&peer, &len) < 0)
+                return 0; /* still in progress: we were run for another reason */
+            s->state = ENGI_CONNECTED;
+            op->phase = ENGI_PH_READY;
+            engi_op_finish(op, engi_list_new(ENG_CMD_CONNECT));
+            return 1;
+        }
+        op->phase = ENGI_PH_READY;
+        op->addr_index++;
+        return connect_next(op, -err);
+    }
+    if (op->naddrs > 0)
+        return connect_next(op, ENG_EHOSTNOTFOUND); /* resolved while it waited */
+    if (!op->host)
+        return connect_next(op, ENG_EINVAL);
+    int r = engi_resolve(op, connect_resolved);
+    if (r == 0) {
+        op->phase = ENGI_PH_RESOLVING;
+        return 0;
+    }
+    if (r < 0) {
+        engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, r,
+                                         r == ENG_EDENIED ? "%.64s is refused by policy"
+                                                          : "%.64s did not resolve", op->host));
+        return 1;
+    }
+    return connect_next(op, ENG_EHOSTNOTFOUND);
+}

@@ -1,0 +1,243 @@
+/*
+ * recv, recvfrom, send and sendto. Each try function reads or writes what the socket
+ * allows right now, finishes its operation when it has an answer, and returns 0 when it
+ * has to wait for readiness. Given-back bytes are always returned before fresh ones.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "engine_int.h"
+
+/* Adds the sender of a datagram (or the peer of a stream) as address and port. */
+static void list_add_from(struct eng_list *l, const struct sockaddr_storage *from, socklen_t len)
+{
+    char host[64] = "", port[8] = "";
+    if (len > 0)
+        engi_addr_format((const struct sockaddr *)from, host, sizeof(host), port, sizeof(port));
+    engi_list_add_str(l, host);
+    engi_list_add_str(l, port);
+}
+
+/* The answer of a receive that got `len` bytes (ownership of `buf` passes to the list). */
+static struct eng_list *recv_answer(struct eng_op *op, char *buf, size_t len,
+                                    const struct sockaddr_storage *from, socklen_t fromlen)
+{
+    struct eng_list *l = engi_list_new(op->cmd);
+    if (!l) {
+        free(buf);
+        return NULL;
+    }
+    engi_list_add_owned(l, buf, len, true);
+    l->sock_num = op->sock->num;
+    if (fromlen > 0) {
+        memcpy(&l->from, from, fromlen);
+        l->fromlen = fromlen;
+    }
+    if (op->background)
+        engi_list_add_str(l, op->sock->id);
+    if (op->cmd == ENG_CMD_RECVFROM)
+        list_add_from(l, from, fromlen);
+    return l;
+}
+
+/* Serves a receive from given-back bytes: a stream takes up to n across chunks, a
+ * datagram socket takes one whole datagram. */
+static struct eng_list *recv_from_pushback(struct eng_op *op)
+{
+    struct eng_socket *s = op->sock;
+    size_t want = op->n < s->pushback_bytes ? op->n : s->pushback_bytes;
+    struct engi_chunk *first = s->pushback;
+    if (s->type == SOCK_DGRAM)
+        want = first->len - first->off < op->n ? first->len - first->off : op->n;
+    char *buf = malloc(want + 1);
+    if (!buf)
+        return NULL;
+    struct sockaddr_storage from = first->from;
+    socklen_t fromlen = first->fromlen;
+    size_t got = 0;
+    while (got < want) {
+        struct engi_chunk *c = s->pushback;
+        size_t take = c->len - c->off;
+        if (take > want - got)
+            take = want - got;
+        memcpy(buf + got, c->data + c->off, take);
+        c->off += take;
+        got += take;
+        s->pushback_bytes -= take;
+        if (c->off == c->len || s->type == SOCK_DGRAM) {
+            /* The rest of a datagram is dropped, as recv truncates a datagram. */
+            s->pushback_bytes -= c->len - c->off;
+            s->pushback = c->next;
+            free(c);
+        }
+    }
+    if (op->cmd == ENG_CMD_RECVFROM && fromlen == 0 && s->type == SOCK_STREAM) {
+        fromlen = sizeof(from);
+        if (getpeername(s->fd, (struct sockaddr *)&from, &fromlen) < 0)
+            fromlen = 0;
+    }
+    return recv_answer(op, buf, got, &from, fromlen);
+}
+
+int engi_try_recv(struct eng_op *op)
+{
+    struct eng_socket *s = op->sock;
+    if (s->pushback) {
+        engi_op_finish(op, recv_from_pushback(op));
+        return 1;
+    }
+    /* Small reads land in the scratch buffer and are copied to an exact size; large ones
+     * ask the kernel how much is waiting so the buffer is not oversized. */
+    size_t cap = op->n;
+    uint8_t *dst = s->e->scratch;
+    char *owned = NULL;
+    if (cap > ENGI_SCRATCH_SIZE) {
+        int avail = 0;
+        if (ioctl(s->fd, FIONREAD, &avail) == 0 && avail > 0 && (size_t)avail < cap)
+            cap = (size_t)avail > ENGI_SCRATCH_SIZE ? (size_t)avail : ENGI_SCRATCH_SIZE;
+        if (cap > ENGI_SCRATCH_SIZE) {
+            owned = malloc(cap + 1);
+            if (!owned) {
+                engi_op_finish(op, engi_list_err(op->cmd, -ENOMEM, NULL));
+                return 1;
+            }
+            dst = (uint8_t *)owned;
+        }
+    }
+    struct sockaddr_storage from;
+    socklen_t fromlen = sizeof(from);
+    ssize_t r = recvfrom(s->fd, dst, cap, 0, (struct sockaddr *)&from, &fromlen);
+    if (r < 0) {
+        int err = errno;
+        free(owned);
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+            return 0;
+        engi_op_finish(op, engi_list_err(op->cmd, -err, NULL));
+        return 1;
+    }
+    if (r == 0 && s->type == SOCK_STREAM) {
+        free(owned);
+        engi_op_finish(op, engi_list_err(op->cmd, ENG_ECLOSED, "the peer closed the connection"));
+        return 1;
+    }
+    if (!owned) {
+        owned = malloc((size_t)r + 1);
+        if (!owned) {
+            engi_op_finish(op, engi_list_err(op->cmd, -ENOMEM, NULL));
+            return 1;
+        }
+        memcpy(owned, dst, (size_t)r);
+    }
+    if (s->type == SOCK_STREAM) {
+        /* Linux leaves the address of a stream recvfrom empty: use the peer's. */
+        fromlen = sizeof(from);
+        if (op->cmd != ENG_CMD_RECVFROM || getpeername(s->fd, (struct sockaddr *)&from, &fromlen) < 0)
+            fromlen = 0;
+    }
+    s->bytes_in += (uint64_t)r;
+    s->e->bytes_in += (uint64_t)r;
+    engi_op_finish(op, recv_answer(op, owned, (size_t)r, &from, fromlen));
+    return 1;
+}
+
+void eng_give_back(struct eng *e, struct eng_list *list)
+{
+    if (!list)
+        return;
+    struct eng_socket *s = NULL;
+    for (struct eng_socket *c = e->all_head; list->sock_num && c; c = c->all_next)
+        if (c->num == list->sock_num) {
+            s = c;
+            break;
+        }
+    struct eng_item *data = NULL;
+    for (int i = 0; i < list->nitems; i++)
+        if (list->items[i].is_data)
+            data = &list->items[i];
+    if (s && data && data->len > 0) {
+        struct engi_chunk *c = malloc(sizeof(*c) + data->len);
+        if (c) {
+            memcpy(c->data, data->bytes, data->len);
+            c->len = data->len;
+            c->off = 0;
+            c->from = list->from;
+            c->fromlen = list->fromlen;
+            /* Given back bytes came before anything still held: they go first. */
+            c->next = s->pushback;
+            s->pushback = c;
+            s->pushback_bytes += c->len;
+            engi_kick(s);
+        }
+    }
+    eng_list_free(list);
+}
+
+struct eng_list *engi_send_answer(struct eng_op *op, int code, const char *detail)
+{
+    struct eng_list *l = engi_list_new(op->cmd);
+    if (!l)
+        return NULL;
+    if (code)
+        engi_list_set_err(l, code, detail ? "%s" : NULL, detail);
+    engi_list_add(l, (const char *)op->data + op->data_off, op->data_len - op->data_off, true);
+    return l;
+}
+
+static void sendto_resolved(struct eng_op *op, int code)
+{
+    struct eng_socket *s = op->sock;
+    op->phase = ENGI_PH_READY;
+    if (code < 0)
+        engi_op_finish(op, engi_send_answer(op, code, NULL));
+    engi_kick(s);
+}
+
+int engi_try_send(struct eng_op *op)
+{
+    struct eng_socket *s = op->sock;
+    if (op->phase == ENGI_PH_RESOLVING)
+        return 0;
+    const struct sockaddr *dest = NULL;
+    socklen_t destlen = 0;
+    if (op->cmd == ENG_CMD_SENDTO && op->host) {
+        if (op->naddrs == 0) {
+            int r = engi_resolve(op, sendto_resolved);
+            if (r == 0) {
+                op->phase = ENGI_PH_RESOLVING;
+                return 0;
+            }
+            if (r < 0) {
+                engi_op_finish(op, engi_send_answer(op, r, NULL));
+                return 1;
+            }
+        }
+        dest = (const struct sockaddr *)&op->addrs[0];
+        destlen = engi_addr_len(&op->addrs[0]);
+    }
+    /* A datagram goes whole or not at all; a stream takes what fits and waits for more. */
+    for (;;) {
+        size_t left = op->data_len - op->data_off;
+        ssize_t w = sendto(s->fd, op->data + op->data_off, left, MSG_NOSIGNAL, dest, destlen);
+        if (w < 0) {
+            int err = errno;
+            if (err == EINTR)
+                continue;
+            if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
+                return 0;
+            engi_op_finish(op, engi_send_answer(op, -err, NULL));
+            return 1;
+        }
+        op->data_off += (size_t)w;
+        s->bytes_out += (uint64_t)w;
+        s->e->bytes_out += (uint64_t)w;
+        if (s->type == SOCK_DGRAM || op->data_off >= op->data_len)
+            break;
+    }
+    if (s->type == SOCK_DGRAM)
+        op->data_off = op->data_len;
+    engi_op_finish(op, engi_send_answer(op, 0, NULL));
+    return 1;
+}

@@ -1,0 +1,171 @@
+/*
+ * The socket engine: the commands of JMP's Socket() object on real, non-blocking sockets
+ * driven by the event loop. It knows nothing of HTTP or JSON: a caller hands it a parsed
+ * eng_request and gets back an eng_list, the command's answer, at once or later.
+ *
+ * Ownership: an eng_list given to the caller (returned or passed to an eng_done_fn)
+ * belongs to the caller, who frees it with eng_list_free. Requests are borrowed for the
+ * duration of the call only. Sockets belong to the engine; callers hold ids, not pointers.
+ */
+#ifndef SOCKGATE_ENGINE_H
+#define SOCKGATE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "errname.h"
+#include "loop.h"
+
+struct eng;
+struct eng_op;
+struct eng_policy;
+
+enum eng_cmd {
+    ENG_CMD_BIND,
+    ENG_CMD_LISTEN,
+    ENG_CMD_ACCEPT,
+    ENG_CMD_ACCEPTFAST,
+    ENG_CMD_CONNECT,
+    ENG_CMD_SEND,
+    ENG_CMD_SENDTO,
+    ENG_CMD_RECV,
+    ENG_CMD_RECVFROM,
+    ENG_CMD_GETPEERNAME,
+    ENG_CMD_GETSOCKNAME,
+    ENG_CMD_IOCTL,
+    ENG_CMD_CLOSE,
+    ENG_CMD_COUNT
+};
+
+/* The lower-case name of a command ("acceptfast"). */
+const char *eng_cmd_name(enum eng_cmd cmd);
+/* Finds a command by name, case-insensitively. Returns 0 or -EINVAL. */
+int eng_cmd_from_name(const char *name, enum eng_cmd *out);
+
+enum eng_ioctl { ENG_IOCTL_FIONBIO, ENG_IOCTL_FIONREAD };
+
+/* A parsed command. Fields a command does not use are ignored. */
+struct eng_request {
+    enum eng_cmd cmd;
+    const char *host;           /* bind: local name; connect: socketname; sendto: address */
+    uint16_t port;              /* bind/connect/sendto */
+    bool has_port;              /* sendto: false when address/port are left out */
+    int backlog;                /* listen; < 0 for the default */
+    size_t n;                   /* recv/recvfrom: most bytes to return */
+    const uint8_t *data;        /* send/sendto: the bytes, decoded */
+    size_t data_len;            /* send/sendto: their number */
+    double timeout;             /* seconds; < 0 when absent */
+    enum eng_ioctl ioctl_op;    /* ioctl */
+    bool ioctl_value;           /* ioctl FIONBIO: 1 = non-blocking */
+    bool background;            /* accept/recv/recvfrom run with a callback */
+    bool repeat;                /* background: re-arm after every delivery */
+};
+
+/* One element of an answer. Data elements hold raw bytes the caller must encode. */
+struct eng_item {
+    char *bytes;                /* owned; NUL-terminated for convenience */
+    size_t len;                 /* without the NUL */
+    bool is_data;               /* raw socket bytes (encode) rather than text */
+};
+
+#define ENG_LIST_MAX 8
+#define ENG_MAX_OWNERS 64        /* credentials the engine counts sockets for */
+
+/* A command's answer: ["recv", "ok" | "NAME: text.", extra...]. */
+struct eng_list {
+    int err;                    /* 0 or the negative code of element 2 */
+    int nitems;                 /* elements used */
+    struct eng_item items[ENG_LIST_MAX];
+    /* Bookkeeping to give unread bytes back (eng_give_back). */
+    uint64_t sock_num;          /* the socket the data came from; 0 for none */
+    struct sockaddr_storage from; /* recvfrom: the sender */
+    socklen_t fromlen;          /* 0 when unknown */
+    bool last;                  /* the operation ends with this answer (no repeat) */
+};
+
+void eng_list_free(struct eng_list *list);
+
+/* Delivers the answer of a command that could not answer at once. Must not call into the
+ * engine. The list is the callee's. */
+typedef void (*eng_done_fn)(void *ctx, struct eng_list *list);
+
+struct eng_config {
+    const char *node;           /* id prefix ("gw2" gives "gw2.s1"); NULL or "" for none */
+    double max_wait;            /* seconds a blocking command waits at most */
+    size_t max_sockets;         /* open sockets in total */
+    size_t max_waits;           /* operations in progress in total */
+    bool allow_bind_any;        /* bind to non-loopback addresses and ports below 1024 */
+    const struct eng_policy *policy; /* destination check for connect/sendto; NULL: all */
+};
+
+/* Creates an engine on `loop`. NULL on failure. */
+struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg);
+/* Closes every socket (answering their waits CLOSED) and frees the engine. Accepts NULL. */
+void eng_free(struct eng *e);
+
+/* Frees what closing left behind. Call after each eng_loop_run_once, at a point where no
+ * engine callback is on the stack. */
+void eng_collect(struct eng *e);
+
+/* Milliseconds until the resolver next needs eng_resolver_tick, or -1. */
+int eng_resolver_timeout(struct eng *e);
+void eng_resolver_tick(struct eng *e);
+
+/* Creates a socket for `owner` (an opaque credential number). type is SOCK_STREAM or
+ * SOCK_DGRAM, family AF_INET or AF_INET6. Returns the answer list ["socket","ok",id] or
+ * an error list; never NULL except on allocation failure. */
+struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family);
+
+/* Runs a command on socket `id` of `owner`. Returns 0 with *now set when the answer is
+ * ready, ENG_PENDING with *op set when it will come later through done(ctx, list), or
+ * -ENOMEM. done is never called from within this call. */
+#define ENG_PENDING 1
+int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request *req,
+             eng_done_fn done, void *ctx, struct eng_list **now, struct eng_op **op);
+
+/* Withdraws a pending operation: done will not be called and no byte is read for it. */
+void eng_op_cancel(struct eng *e, struct eng_op *op);
+
+/* Puts the data of an answer that could not be delivered back in front of its socket's
+ * input, so the next recv returns it. Consumes `list`. */
+void eng_give_back(struct eng *e, struct eng_list *list);
+
+/* Closes every socket, answering waits with `code` (ENG_ECLOSED or ENG_ESHUTDOWN). */
+void eng_close_all(struct eng *e, int code);
+
+/* A snapshot of one socket for listings. Strings are NUL-terminated copies. */
+struct eng_socket_info {
+    char id[64];
+    const char *type;           /* "STREAM" | "DGRAM" */
+    const char *family;         /* "IPV4" | "IPV6" */
+    const char *state;          /* "new" | "bound" | "listening" | "connecting" | ... */
+    bool blocking;
+    char local_address[64];
+    char local_port[8];
+    char peer_address[64];
+    char peer_port[8];
+    uint64_t bytes_in, bytes_out;
+    unsigned pending;           /* operations waiting */
+    int64_t created_unix_ms, last_used_unix_ms;
+};
+
+/* Fills *info for socket `id` of `owner`. Returns 0 or ENG_ENOTSOCK. */
+int eng_socket_info(struct eng *e, int owner, const char *id, struct eng_socket_info *info);
+/* Calls fn for every socket of `owner` (any owner when owner < 0), in creation order. */
+void eng_socket_foreach(struct eng *e, int owner,
+                        void (*fn)(void *ctx, const struct eng_socket_info *info), void *ctx);
+
+/* Open sockets of `owner`. */
+size_t eng_socket_count(const struct eng *e, int owner);
+
+/* Counters for metrics and tests. */
+struct eng_stats {
+    size_t open_sockets;
+    size_t waits;               /* operations in progress */
+    uint64_t bytes_in, bytes_out;
+};
+void eng_get_stats(const struct eng *e, struct eng_stats *st);
+
+#endif

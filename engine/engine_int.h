@@ -1,0 +1,189 @@
+/*
+ * The engine's internal structures, shared by its .c files and by no one else. The names
+ * here carry the engi_ prefix; nothing outside engine/ includes this header.
+ */
+#ifndef SOCKGATE_ENGINE_INT_H
+#define SOCKGATE_ENGINE_INT_H
+
+#include <netinet/in.h>
+
+#include "engine.h"
+#include "loop.h"
+
+#define ENGI_HASH_BUCKETS 65536u      /* socket table buckets (power of two) */
+#define ENGI_SCRATCH_SIZE 65536u      /* recv scratch for small reads */
+#define ENGI_MAX_ADDRS 16             /* resolved addresses tried by connect */
+
+enum engi_state {
+    ENGI_NEW,
+    ENGI_BOUND,
+    ENGI_LISTENING,
+    ENGI_CONNECTING,
+    ENGI_CONNECTED,
+    ENGI_CLOSED,
+};
+
+/* Bytes read for an answer that could not be delivered, to be returned first. */
+struct engi_chunk {
+    struct engi_chunk *next;         /* toward the newer chunks */
+    size_t len, off;                 /* bytes held and bytes already returned */
+    struct sockaddr_storage from;    /* datagram sender */
+    socklen_t fromlen;               /* 0 when unknown */
+    uint8_t data[];                  /* the bytes */
+};
+
+/* A FIFO of operations waiting on one direction of a socket. */
+struct engi_queue {
+    struct eng_op *head, *tail;
+};
+
+struct eng_socket {
+    struct eng *e;                   /* owning engine */
+    uint64_t num;                    /* the number in the id */
+    char id[64];                     /* "s12" or "node.s12" */
+    int owner;                       /* credential that created it */
+    int fd;                          /* the OS socket, always O_NONBLOCK */
+    int type;                        /* SOCK_STREAM | SOCK_DGRAM */
+    int family;                      /* AF_INET | AF_INET6 */
+    enum engi_state state;           /* lifecycle, for listings and checks */
+    bool nonblocking;                /* FIONBIO: commands never wait */
+    bool kicked;                     /* on the engine's kick list */
+    struct eng_watch watch;          /* readiness of fd */
+    struct engi_queue readq;         /* recv, recvfrom, accept in arrival order */
+    struct engi_queue writeq;        /* connect, send, sendto in arrival order */
+    struct engi_chunk *pushback;     /* given-back bytes, oldest first */
+    size_t pushback_bytes;           /* their total */
+    uint64_t bytes_in, bytes_out;    /* payload counters */
+    int64_t created_ms, used_ms;     /* wall-clock ms since the epoch */
+    struct eng_socket *hash_next;    /* bucket chain */
+    struct eng_socket *all_prev, *all_next; /* creation order */
+    struct eng_socket *kick_next;    /* kick list */
+    struct eng_socket *dead_next;    /* closed, waiting for eng_collect */
+};
+
+enum engi_phase {
+    ENGI_PH_READY,                   /* waiting on the socket's readiness */
+    ENGI_PH_RESOLVING,               /* waiting on a name lookup */
+    ENGI_PH_CONNECTING,              /* connect() in progress */
+};
+
+struct engi_resolve;
+
+struct eng_op {
+    struct eng *e;                   /* owning engine */
+    struct eng_socket *sock;         /* the socket it waits on */
+    struct engi_queue *queue;        /* readq or writeq while queued, else NULL */
+    struct eng_op *prev, *next;      /* queue links */
+    enum eng_cmd cmd;                /* what it does */
+    enum engi_phase phase;           /* where it waits */
+    struct eng_timer timer;          /* timeout */
+    eng_done_fn done;                /* delivery */
+    void *ctx;                       /* done's argument */
+    bool background;                 /* delivered as an event */
+    bool repeat;                     /* background: re-arm after delivery */
+    bool in_exec;                    /* inside eng_exec: answers go to sync_result */
+    struct eng_list *sync_result;    /* the answer found during eng_exec */
+    size_t n;                        /* recv: most bytes */
+    uint8_t *data;                   /* send: owned copy of the bytes */
+    size_t data_len, data_off;       /* send: size and progress */
+    struct engi_resolve *resolve;    /* name lookup in flight, or NULL */
+    struct sockaddr_storage addrs[ENGI_MAX_ADDRS]; /* connect/sendto candidates */
+    int naddrs, addr_index;          /* how many, and which one is tried */
+    char *host;                      /* connect/sendto: owned copy of the name, or NULL */
+    uint16_t port;                   /* connect/sendto: destination port */
+    char accepted_id[64];            /* accept: the new socket, while its name resolves */
+    char peer_name[256];             /* accept: the peer's name once looked up */
+};
+
+struct eng {
+    struct eng_loop *loop;           /* the event loop */
+    struct eng_config cfg;           /* settings, node copied below */
+    char node[32];                   /* id prefix without the dot */
+    uint64_t next_num;               /* the next socket number */
+    struct eng_socket **buckets;     /* id -> socket */
+    struct eng_socket *all_head, *all_tail; /* creation order */
+    struct eng_socket *kick_head;    /* sockets whose queues must be run */
+    struct eng_timer kick_timer;     /* runs the kick list on the next turn */
+    struct eng_socket *dead;         /* closed sockets to free */
+    size_t nsockets;                 /* open sockets */
+    size_t owner_sockets[ENG_MAX_OWNERS]; /* open sockets per owner */
+    size_t nwaits;                   /* operations in progress */
+    uint64_t bytes_in, bytes_out;    /* totals */
+    struct engi_resolver *resolver;  /* c-ares state */
+    uint8_t scratch[ENGI_SCRATCH_SIZE]; /* small reads land here first */
+};
+
+/* Lists (list.c). */
+struct eng_list *engi_list_new(enum eng_cmd cmd);
+struct eng_list *engi_list_named(const char *name);
+int engi_list_add(struct eng_list *l, const char *s, size_t len, bool is_data);
+int engi_list_add_str(struct eng_list *l, const char *s);
+/* Takes ownership of `bytes` (malloc'd, at least len + 1 long). */
+int engi_list_add_owned(struct eng_list *l, char *bytes, size_t len, bool is_data);
+void engi_list_set_err(struct eng_list *l, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+struct eng_list *engi_list_err(enum eng_cmd cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Addresses (addr.c). */
+int engi_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
+                     size_t portlen);
+int engi_addr_literal(const char *host, int family, uint16_t port, struct sockaddr_storage *out);
+socklen_t engi_addr_len(const struct sockaddr_storage *ss);
+bool engi_addr_is_loopback(const struct sockaddr *sa);
+void engi_addr_set_port(struct sockaddr_storage *ss, uint16_t port);
+
+/* Socket table (engine.c). */
+struct eng_socket *engi_socket_find(struct eng *e, int owner, const char *id);
+struct eng_socket *engi_socket_add(struct eng *e, int owner, int fd, int type, int family);
+void engi_socket_close(struct eng_socket *s, int code);
+void engi_kick(struct eng_socket *s);
+int64_t engi_wall_ms(void);
+
+/* Operations (ops.c). */
+struct eng_op *engi_op_new(struct eng_socket *s, const struct eng_request *req,
+                           eng_done_fn done, void *ctx);
+void engi_op_free(struct eng_op *op);
+void engi_op_finish(struct eng_op *op, struct eng_list *list);
+/* The queue an operation waits in: readq for recv/recvfrom/accept, writeq otherwise. */
+struct engi_queue *engi_op_queue_for(struct eng_op *op);
+void engi_op_enqueue(struct eng_op *op);
+void engi_op_start_timer(struct eng_op *op, double timeout);
+void engi_socket_run(struct eng_socket *s);
+void engi_socket_update_watch(struct eng_socket *s);
+void engi_socket_ready(struct eng_watch *w, uint32_t events);
+/* Tries an operation once. Returns 1 when it finished (its answer delivered), 0 when it
+ * must wait for readiness. */
+int engi_op_try(struct eng_op *op);
+
+/* The commands (cmd_*.c). */
+struct eng_list *engi_cmd_bind(struct eng_socket *s, const struct eng_request *req);
+struct eng_list *engi_cmd_listen(struct eng_socket *s, const struct eng_request *req);
+struct eng_list *engi_cmd_name(struct eng_socket *s, enum eng_cmd cmd);
+struct eng_list *engi_cmd_ioctl(struct eng_socket *s, const struct eng_request *req);
+int engi_try_recv(struct eng_op *op);
+int engi_try_send(struct eng_op *op);
+int engi_try_accept(struct eng_op *op);
+int engi_try_connect(struct eng_op *op);
+void engi_connect_abort(struct eng_op *op);
+/* Answer of a send or sendto that stops now: ok or error, with the unsent part. */
+struct eng_list *engi_send_answer(struct eng_op *op, int code, const char *detail);
+
+/* Resolver (resolve.c). */
+struct engi_resolver *engi_resolver_new(struct eng *e);
+void engi_resolver_free(struct engi_resolver *r);
+/* Called when a lookup that did not finish at once has finished: 0 and op->addrs or
+ * op->peer_name filled in, or a negative code. */
+typedef void (*engi_resolved_fn)(struct eng_op *op, int code);
+/* Resolves op->host for a socket of op's family into op->addrs (port op->port) and
+ * checks each address against the destination policy. Returns the number of addresses
+ * when that was possible at once, a negative code on failure, or 0 when fn will be called
+ * later (never from within this call); op->resolve is set meanwhile. */
+int engi_resolve(struct eng_op *op, engi_resolved_fn fn);
+/* Reverse lookup of a peer into op->peer_name (the numeric address when the name is not
+ * known). Returns 1 when done at once, 0 when fn will be called later. */
+int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn);
+/* Detaches op from its lookup: fn will not be called. Accepts an op with none. */
+void engi_resolve_detach(struct eng_op *op);
+
+#endif

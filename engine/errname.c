@@ -1,0 +1,88 @@
+/*
+ * The names of errors as JMP writes them. The table lists the errno values a socket call
+ * can return; anything else still gets a stable name from its number.
+ */
+#include "errname.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct err_entry {
+    int code;          /* -errno or ENG_E* */
+    const char *name;  /* without the leading E */
+    const char *text;  /* default description */
+};
+
+static const struct err_entry err_table[] = {
+    {ENG_ECLOSED, "CLOSED", "the connection is closed"},
+    {ENG_EHOSTNOTFOUND, "HOSTNOTFOUND", "the host name did not resolve"},
+    {ENG_EINVAL, "INVAL", "invalid argument"},
+    {ENG_ENOTSOCK, "NOTSOCK", "no such socket"},
+    {ENG_EDENIED, "DENIED", "refused by policy"},
+    {ENG_EAUTH, "AUTH", "missing or wrong credential"},
+    {ENG_ELIMIT, "LIMIT", "a configured limit was reached"},
+    {ENG_ESHUTDOWN, "SHUTDOWN", "the server is shutting down"},
+    {-EAGAIN, "WOULDBLOCK", "the operation would block"},
+    {-EINPROGRESS, "INPROGRESS", "operation now in progress"},
+    {-EALREADY, "ALREADY", "operation already in progress"},
+    {-ETIMEDOUT, "TIMEDOUT", "the wait ran out"},
+    {-ECONNREFUSED, "CONNREFUSED", "connection refused"},
+    {-ECONNRESET, "CONNRESET", "connection reset by peer"},
+    {-ECONNABORTED, "CONNABORTED", "connection aborted"},
+    {-ENETUNREACH, "NETUNREACH", "network is unreachable"},
+    {-ENETDOWN, "NETDOWN", "network is down"},
+    {-EHOSTUNREACH, "HOSTUNREACH", "no route to host"},
+    {-EADDRINUSE, "ADDRINUSE", "address already in use"},
+    {-EADDRNOTAVAIL, "ADDRNOTAVAIL", "cannot assign requested address"},
+    {-EAFNOSUPPORT, "AFNOSUPPORT", "address family not supported"},
+    {-ENOTCONN, "NOTCONN", "the socket is not connected"},
+    {-EISCONN, "ISCONN", "the socket is already connected"},
+    {-EMSGSIZE, "MSGSIZE", "message too long"},
+    {-EOPNOTSUPP, "OPNOTSUPP", "operation not supported on this socket"},
+    {-EPIPE, "PIPE", "broken pipe"},
+    {-EACCES, "ACCES", "permission denied"},
+    {-EPERM, "PERM", "operation not permitted"},
+    {-EINVAL, "INVAL", "invalid argument"},
+    {-ENOTSOCK, "NOTSOCK", "no such socket"},
+    {-EDESTADDRREQ, "DESTADDRREQ", "destination address required"},
+    {-ENOBUFS, "NOBUFS", "no buffer space available"},
+    {-ENOMEM, "NOMEM", "out of memory"},
+    {-EMFILE, "MFILE", "too many open files"},
+    {-ENFILE, "NFILE", "too many open files in system"},
+    {-EPROTONOSUPPORT, "PROTONOSUPPORT", "protocol not supported"},
+    {-ECANCELED, "CANCELED", "the operation was cancelled"},
+};
+
+static const struct err_entry *err_find(int code)
+{
+    for (size_t i = 0; i < sizeof(err_table) / sizeof(err_table[0]); i++)
+        if (err_table[i].code == code)
+            return &err_table[i];
+    return NULL;
+}
+
+const char *eng_err_name(int code, char *buf, size_t buflen)
+{
+    const struct err_entry *e = err_find(code);
+    if (e)
+        return e->name;
+    snprintf(buf, buflen, "ERRNO%d", code < 0 ? -code : code);
+    return buf;
+}
+
+const char *eng_err_text(int code)
+{
+    const struct err_entry *e = err_find(code);
+    return e ? e->text : "unexpected error";
+}
+
+size_t eng_err_format(char *buf, size_t buflen, int code, const char *detail)
+{
+    char numbuf[24];
+    const char *name = eng_err_name(code, numbuf, sizeof(numbuf));
+    int n = snprintf(buf, buflen, "%s: %s.", name, detail ? detail : eng_err_text(code));
+    if (n < 0)
+        return 0;
+    return (size_t)n < buflen ? (size_t)n : buflen - 1;
+}

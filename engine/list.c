@@ -1,0 +1,98 @@
+/*
+ * Building answer lists. Every list starts as [command, "ok"]; errors replace element 2
+ * with "NAME: text." and commands append their extra elements.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+void eng_list_free(struct eng_list *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->nitems; i++)
+        free(l->items[i].bytes);
+    free(l);
+}
+
+int engi_list_add_owned(struct eng_list *l, char *bytes, size_t len, bool is_data)
+{
+    if (l->nitems >= ENG_LIST_MAX) {
+        free(bytes);
+        return -ENOSPC;
+    }
+    bytes[len] = '\0';
+    l->items[l->nitems++] = (struct eng_item){.bytes = bytes, .len = len, .is_data = is_data};
+    return 0;
+}
+
+int engi_list_add(struct eng_list *l, const char *s, size_t len, bool is_data)
+{
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, s, len);
+    return engi_list_add_owned(l, copy, len, is_data);
+}
+
+int engi_list_add_str(struct eng_list *l, const char *s)
+{
+    return engi_list_add(l, s, strlen(s), false);
+}
+
+struct eng_list *engi_list_named(const char *name)
+{
+    struct eng_list *l = calloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    if (engi_list_add_str(l, name) < 0 || engi_list_add_str(l, "ok") < 0) {
+        eng_list_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+struct eng_list *engi_list_new(enum eng_cmd cmd)
+{
+    return engi_list_named(eng_cmd_name(cmd));
+}
+
+static void list_set_err_v(struct eng_list *l, int code, const char *fmt, va_list ap)
+{
+    char detail[256], text[320];
+    if (fmt)
+        vsnprintf(detail, sizeof(detail), fmt, ap);
+    size_t len = eng_err_format(text, sizeof(text), code, fmt ? detail : NULL);
+    /* The code is kept even when the text cannot be: the status still tells the error. */
+    l->err = code;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, text, len + 1);
+    free(l->items[1].bytes);
+    l->items[1] = (struct eng_item){.bytes = copy, .len = len, .is_data = false};
+}
+
+void engi_list_set_err(struct eng_list *l, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    list_set_err_v(l, code, fmt, ap);
+    va_end(ap);
+}
+
+struct eng_list *engi_list_err(enum eng_cmd cmd, int code, const char *fmt, ...)
+{
+    struct eng_list *l = engi_list_new(cmd);
+    if (!l)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    list_set_err_v(l, code, fmt, ap);
+    va_end(ap);
+    return l;
+}

@@ -1,0 +1,233 @@
+/*
+ * Waiting operations: each socket keeps a FIFO per direction, the head of which is tried
+ * whenever epoll says the socket is ready, so that several waits on one socket are served
+ * in the order they arrived. An operation ends exactly once, through engi_op_finish,
+ * which hands its answer to eng_exec (while still inside it) or to the done callback.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "engine_int.h"
+
+static void op_timed_out(struct eng_timer *t);
+
+struct engi_queue *engi_op_queue_for(struct eng_op *op)
+{
+    switch (op->cmd) {
+    case ENG_CMD_RECV:
+    case ENG_CMD_RECVFROM:
+    case ENG_CMD_ACCEPT:
+    case ENG_CMD_ACCEPTFAST:
+        return &op->sock->readq;
+    default:
+        return &op->sock->writeq;
+    }
+}
+
+struct eng_op *engi_op_new(struct eng_socket *s, const struct eng_request *req,
+                           eng_done_fn done, void *ctx)
+{
+    struct eng_op *op = calloc(1, sizeof(*op));
+    if (!op)
+        return NULL;
+    op->e = s->e;
+    op->sock = s;
+    op->cmd = req->cmd;
+    op->done = done;
+    op->ctx = ctx;
+    op->background = req->background;
+    op->repeat = req->background && req->repeat;
+    op->n = req->n;
+    eng_timer_init(&op->timer, op_timed_out);
+    if (req->cmd == ENG_CMD_SEND || req->cmd == ENG_CMD_SENDTO) {
+        /* The request is borrowed; a send that has to wait needs its own copy. */
+        op->data = malloc(req->data_len ? req->data_len : 1);
+        if (!op->data) {
+            free(op);
+            return NULL;
+        }
+        if (req->data_len)
+            memcpy(op->data, req->data, req->data_len);
+        op->data_len = req->data_len;
+    }
+    if ((req->cmd == ENG_CMD_CONNECT || (req->cmd == ENG_CMD_SENDTO && req->has_port)) &&
+        req->host) {
+        op->host = strdup(req->host);
+        if (!op->host) {
+            free(op->data);
+            free(op);
+            return NULL;
+        }
+        op->port = req->port;
+    }
+    s->e->nwaits++;
+    return op;
+}
+
+static void op_unlink(struct eng_op *op)
+{
+    struct engi_queue *q = op->queue;
+    if (!q)
+        return;
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        q->head = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    else
+        q->tail = op->prev;
+    op->prev = op->next = NULL;
+    op->queue = NULL;
+}
+
+void engi_op_free(struct eng_op *op)
+{
+    if (!op)
+        return;
+    op_unlink(op);
+    eng_timer_stop(op->e->loop, &op->timer);
+    engi_resolve_detach(op);
+    op->e->nwaits--;
+    free(op->data);
+    free(op->host);
+    free(op);
+}
+
+void engi_op_enqueue(struct eng_op *op)
+{
+    struct engi_queue *q = engi_op_queue_for(op);
+    op->queue = q;
+    op->prev = q->tail;
+    op->next = NULL;
+    if (q->tail)
+        q->tail->next = op;
+    else
+        q->head = op;
+    q->tail = op;
+}
+
+void engi_op_start_timer(struct eng_op *op, double timeout)
+{
+    if (timeout < 0)
+        return;
+    uint64_t ms = (uint64_t)(timeout * 1000.0 + 0.5);
+    eng_timer_start(op->e->loop, &op->timer, eng_now_ms() + ms);
+}
+
+void engi_op_finish(struct eng_op *op, struct eng_list *list)
+{
+    if (op->in_exec) {
+        /* eng_exec answers this one itself and frees the operation. */
+        op->sync_result = list;
+        op_unlink(op);
+        return;
+    }
+    struct eng_socket *s = op->sock;
+    if (op->repeat && list && list->err == 0 && s->state != ENGI_CLOSED) {
+        /* A repeating background operation stays at its place for the next arrival. */
+        op->done(op->ctx, list);
+        return;
+    }
+    eng_done_fn done = op->done;
+    void *ctx = op->ctx;
+    if (list)
+        list->last = true;
+    engi_op_free(op);
+    done(ctx, list);
+}
+
+void eng_op_cancel(struct eng *e, struct eng_op *op)
+{
+    (void)e;
+    struct eng_socket *s = op->sock;
+    if (op->phase == ENGI_PH_CONNECTING)
+        engi_connect_abort(op);
+    engi_op_free(op);
+    engi_socket_update_watch(s);
+    /* The next operation in line may be able to run now. */
+    engi_kick(s);
+}
+
+static void op_timed_out(struct eng_timer *t)
+{
+    struct eng_op *op = (struct eng_op *)((char *)t - offsetof(struct eng_op, timer));
+    struct eng_socket *s = op->sock;
+    struct eng_list *l;
+    op->repeat = false;
+    if (op->cmd == ENG_CMD_SEND || op->cmd == ENG_CMD_SENDTO) {
+        l = engi_send_answer(op, -ETIMEDOUT, NULL);
+    } else {
+        if (op->phase == ENGI_PH_CONNECTING)
+            engi_connect_abort(op);
+        l = engi_list_err(op->cmd, -ETIMEDOUT, "the wait ran out");
+    }
+    engi_op_finish(op, l);
+    engi_socket_update_watch(s);
+    engi_kick(s);
+}
+
+int engi_op_try(struct eng_op *op)
+{
+    switch (op->cmd) {
+    case ENG_CMD_RECV:
+    case ENG_CMD_RECVFROM:
+        return engi_try_recv(op);
+    case ENG_CMD_SEND:
+    case ENG_CMD_SENDTO:
+        return engi_try_send(op);
+    case ENG_CMD_ACCEPT:
+    case ENG_CMD_ACCEPTFAST:
+        return engi_try_accept(op);
+    case ENG_CMD_CONNECT:
+        return engi_try_connect(op);
+    default:
+        engi_op_finish(op, engi_list_err(op->cmd, ENG_EINVAL, "not a waiting command"));
+        return 1;
+    }
+}
+
+/* Runs the head of a queue while it finishes. A repeating operation that delivered stays
+ * the head, so it is tried until it has to wait. */
+static void queue_run(struct engi_queue *q)
+{
+    while (q->head) {
+        struct eng_op *head = q->head;
+        if (head->phase != ENGI_PH_READY && head->phase != ENGI_PH_CONNECTING)
+            return; /* waiting on a lookup, not on the socket */
+        if (!engi_op_try(head))
+            return;
+        if (q->head == head && head->sock->state == ENGI_CLOSED)
+            return;
+    }
+}
+
+void engi_socket_update_watch(struct eng_socket *s)
+{
+    if (s->state == ENGI_CLOSED)
+        return;
+    uint32_t ev = 0;
+    struct eng_op *r = s->readq.head, *w = s->writeq.head;
+    if (r && r->phase == ENGI_PH_READY)
+        ev |= EPOLLIN;
+    if (w && (w->phase == ENGI_PH_READY || w->phase == ENGI_PH_CONNECTING))
+        ev |= EPOLLOUT;
+    eng_watch_set(s->e->loop, &s->watch, ev);
+}
+
+void engi_socket_run(struct eng_socket *s)
+{
+    queue_run(&s->writeq);
+    if (s->state != ENGI_CLOSED)
+        queue_run(&s->readq);
+    engi_socket_update_watch(s);
+}
+
+void engi_socket_ready(struct eng_watch *w, uint32_t events)
+{
+    struct eng_socket *s = (struct eng_socket *)((char *)w - offsetof(struct eng_socket, watch));
+    (void)events;
+    engi_socket_run(s);
+}

@@ -1,0 +1,279 @@
+/*
+ * Name resolution that never blocks the loop: c-ares, with its sockets in the engine's
+ * epoll set and its timeouts ticked by the server loop. Numeric addresses skip c-ares.
+ * Every address a lookup returns is checked against the destination policy here, and the
+ * caller connects to exactly these checked addresses: there is no second lookup, so no
+ * DNS-rebinding window.
+ */
+#include <ares.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "engine_int.h"
+#include "policy.h"
+
+struct resolver_watch {
+    struct eng_watch watch;          /* one c-ares socket */
+    struct engi_resolver *r;         /* back pointer */
+    struct resolver_watch *next;     /* list of c-ares sockets */
+};
+
+struct engi_resolver {
+    struct eng *e;                   /* owning engine */
+    ares_channel channel;            /* the c-ares state */
+    struct resolver_watch *watches;  /* sockets c-ares has open */
+};
+
+struct engi_resolve {
+    struct engi_resolver *r;         /* the resolver */
+    struct eng_op *op;               /* the waiting operation; NULL once detached */
+    engi_resolved_fn fn;             /* completion, when not finished at once */
+    bool starting;                   /* inside the c-ares call that started it */
+    bool finished;                   /* the answer came while starting */
+    int code;                        /* that answer */
+};
+
+static void watch_ready(struct eng_watch *w, uint32_t events)
+{
+    struct resolver_watch *rw = (struct resolver_watch *)w;
+    ares_socket_t rfd = (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? w->fd : ARES_SOCKET_BAD;
+    ares_socket_t wfd = (events & EPOLLOUT) ? w->fd : ARES_SOCKET_BAD;
+    ares_process_fd(rw->r->channel, rfd, wfd);
+}
+
+/* c-ares says which sockets it wants watched; mirror that in the epoll set. */
+static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+    struct engi_resolver *r = data;
+    struct resolver_watch **pp = &r->watches;
+    while (*pp && (*pp)->watch.fd != fd)
+        pp = &(*pp)->next;
+    uint32_t ev = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
+    if (!*pp) {
+        if (!ev)
+            return;
+        struct resolver_watch *rw = calloc(1, sizeof(*rw));
+        if (!rw)
+            return; /* the query then times out inside c-ares */
+        eng_watch_init(&rw->watch, fd, watch_ready);
+        rw->r = r;
+        rw->next = r->watches;
+        r->watches = rw;
+        pp = &r->watches;
+    }
+    struct resolver_watch *rw = *pp;
+    eng_watch_set(r->e->loop, &rw->watch, ev);
+    if (!ev) {
+        *pp = rw->next;
+        free(rw);
+    }
+}
+
+struct engi_resolver *engi_resolver_new(struct eng *e)
+{
+    if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+        return NULL;
+    struct engi_resolver *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->e = e;
+    struct ares_options opts = {0};
+    opts.sock_state_cb = sock_state;
+    opts.sock_state_cb_data = r;
+    if (ares_init_options(&r->channel, &opts, ARES_OPT_SOCK_STATE_CB) != ARES_SUCCESS) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void engi_resolver_free(struct engi_resolver *r)
+{
+    if (!r)
+        return;
+    ares_destroy(r->channel);
+    while (r->watches) {
+        struct resolver_watch *rw = r->watches;
+        r->watches = rw->next;
+        eng_watch_set(r->e->loop, &rw->watch, 0);
+        free(rw);
+    }
+    free(r);
+    ares_library_cleanup();
+}
+
+int eng_resolver_timeout(struct eng *e)
+{
+    struct timeval tv;
+    if (!ares_timeout(e->resolver->channel, NULL, &tv))
+        return -1;
+    return (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+}
+
+void eng_resolver_tick(struct eng *e)
+{
+    ares_process_fd(e->resolver->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}
+
+/* Adds one candidate address for op, converting IPv4 to v4-mapped for an IPv6 socket,
+ * after the policy check. Returns 0, or ENG_EDENIED when policy refused it. */
+static int add_candidate(struct eng_op *op, const struct sockaddr *sa)
+{
+    if (op->naddrs >= ENGI_MAX_ADDRS)
+        return 0;
+    int family = op->sock->family;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (sa->sa_family == family) {
+        memcpy(&ss, sa, family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+    } else if (sa->sa_family == AF_INET && family == AF_INET6) {
+        char host[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+        engi_addr_literal(host, AF_INET6, 0, &ss);
+    } else {
+        return 0;
+    }
+    engi_addr_set_port(&ss, op->port);
+    int rc = eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)&ss);
+    if (rc < 0)
+        return rc;
+    op->addrs[op->naddrs++] = ss;
+    return 0;
+}
+
+/* Fills op->addrs from a lookup result: same-family addresses first. */
+static int take_addresses(struct eng_op *op, const struct ares_addrinfo *res)
+{
+    op->naddrs = 0;
+    op->addr_index = 0;
+    int denied = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (const struct ares_addrinfo_node *n = res ? res->nodes : NULL; n; n = n->ai_next) {
+            if ((pass == 0) != (n->ai_family == op->sock->family))
+                continue;
+            if (add_candidate(op, n->ai_addr) < 0)
+                denied++;
+        }
+    }
+    if (op->naddrs > 0)
+        return op->naddrs;
+    return denied ? ENG_EDENIED : ENG_EHOSTNOTFOUND;
+}
+
+static void addrinfo_done(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    (void)timeouts;
+    struct engi_resolve *q = arg;
+    int code = ENG_EHOSTNOTFOUND;
+    if (q->op && status == ARES_SUCCESS)
+        code = take_addresses(q->op, res);
+    if (res)
+        ares_freeaddrinfo(res);
+    if (q->starting) {
+        q->finished = true;
+        q->code = code;
+        return;
+    }
+    struct eng_op *op = q->op;
+    engi_resolved_fn fn = q->fn;
+    free(q);
+    if (op) {
+        op->resolve = NULL;
+        fn(op, code < 0 ? code : 0);
+    }
+}
+
+int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
+{
+    struct sockaddr_storage lit;
+    op->naddrs = 0;
+    op->addr_index = 0;
+    if (engi_addr_literal(op->host, AF_INET6, 0, &lit) == 0 ||
+        engi_addr_literal(op->host, AF_INET, 0, &lit) == 0) {
+        /* A literal needs no lookup; parse it for the socket's own family. */
+        int rc = engi_addr_literal(op->host, op->sock->family, op->port, &lit);
+        if (rc < 0)
+            return rc;
+        rc = eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)&lit);
+        if (rc < 0)
+            return rc;
+        op->addrs[0] = lit;
+        op->naddrs = 1;
+        return 1;
+    }
+    if (op->host[0] == '\0')
+        return ENG_EHOSTNOTFOUND;
+    struct engi_resolve *q = calloc(1, sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    q->r = op->e->resolver;
+    q->op = op;
+    q->fn = fn;
+    q->starting = true;
+    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = op->sock->type};
+    ares_getaddrinfo(q->r->channel, op->host, NULL, &hints, addrinfo_done, q);
+    q->starting = false;
+    if (q->finished) {
+        int code = q->code;
+        free(q);
+        return code;
+    }
+    op->resolve = q;
+    return 0;
+}
+
+static void nameinfo_done(void *arg, int status, int timeouts, char *node, char *service)
+{
+    (void)timeouts;
+    (void)service;
+    struct engi_resolve *q = arg;
+    struct eng_op *op = q->op;
+    if (op && status == ARES_SUCCESS && node)
+        snprintf(op->peer_name, sizeof(op->peer_name), "%s", node);
+    if (q->starting) {
+        q->finished = true;
+        return;
+    }
+    engi_resolved_fn fn = q->fn;
+    free(q);
+    if (op) {
+        op->resolve = NULL;
+        fn(op, 0);
+    }
+}
+
+int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn)
+{
+    char port[8];
+    /* The numeric form stays when the lookup finds nothing. */
+    if (engi_addr_format(sa, op->peer_name, sizeof(op->peer_name), port, sizeof(port)) < 0)
+        op->peer_name[0] = '\0';
+    struct engi_resolve *q = calloc(1, sizeof(*q));
+    if (!q)
+        return 1;
+    q->r = op->e->resolver;
+    q->op = op;
+    q->fn = fn;
+    q->starting = true;
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    ares_getnameinfo(q->r->channel, sa, len, ARES_NI_LOOKUPHOST, nameinfo_done, q);
+    q->starting = false;
+    if (q->finished) {
+        free(q);
+        return 1;
+    }
+    op->resolve = q;
+    return 0;
+}
+
+void engi_resolve_detach(struct eng_op *op)
+{
+    if (op->resolve) {
+        op->resolve->op = NULL;
+        op->resolve = NULL;
+    }
+}

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Runs test binaries one after another with the build folder's server binary, stops at
+# the first failure, and ends with one summary line ("N passed, N failed").
+set -u
+build=$1; shift
+export SOCKGATE_BIN="$build/sockgate"
+passed=0; failed=0; failed_names=""
+for t in "$@"; do
+    echo "== $t"
+    if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names="$failed_names $t"; fi
+done
+[ $failed -eq 0 ] || echo "failed:$failed_names"
+echo "test binaries ($build): $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,532 @@
+/*
+ * Argument parsing (see args.h). Every argument first lands in a slot by name, whatever
+ * form it came in; then each command's slots are checked and converted in one place, so
+ * the three forms cannot disagree.
+ */
+#include "args.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+enum slot {
+    A_LOCALHOST, A_PORT, A_BACKLOG, A_CALLBACK, A_TIMEOUT, A_SOCKETNAME, A_STREAM,
+    A_ADDRESS, A_DGRAM, A_N, A_ENCODING, A_REPEAT, A_FIONBIO, A_FIONREAD, A_TOKEN,
+    A_COUNT
+};
+
+static const char *const slot_names[A_COUNT] = {
+    "localhost", "port", "backlog", "callback", "timeout", "socketname", "stream",
+    "address", "dgram", "n", "encoding", "repeat", "FIONBIO", "FIONREAD", "token",
+};
+
+enum val_kind { V_NONE, V_STR, V_NUM, V_BOOL, V_NULL };
+
+struct val {
+    enum val_kind kind;
+    const char *str;                 /* V_STR: borrowed from the JSON tree or the query */
+    size_t len;                      /* V_STR: its length */
+    double num;                      /* V_NUM */
+    bool b;                          /* V_BOOL */
+};
+
+#define NPOS 3
+/* Positional order per command, as JSL writes them. */
+static const int positional[ENG_CMD_COUNT][NPOS] = {
+    [ENG_CMD_BIND] = {A_LOCALHOST, A_PORT, -1},
+    [ENG_CMD_LISTEN] = {A_BACKLOG, -1, -1},
+    [ENG_CMD_ACCEPT] = {A_CALLBACK, A_TIMEOUT, -1},
+    [ENG_CMD_ACCEPTFAST] = {A_CALLBACK, A_TIMEOUT, -1},
+    [ENG_CMD_CONNECT] = {A_SOCKETNAME, A_PORT, -1},
+    [ENG_CMD_SEND] = {A_STREAM, -1, -1},
+    [ENG_CMD_SENDTO] = {A_ADDRESS, A_PORT, A_DGRAM},
+    [ENG_CMD_RECV] = {A_N, A_CALLBACK, A_TIMEOUT},
+    [ENG_CMD_RECVFROM] = {A_N, A_CALLBACK, A_TIMEOUT},
+    [ENG_CMD_GETPEERNAME] = {-1, -1, -1},
+    [ENG_CMD_GETSOCKNAME] = {-1, -1, -1},
+    [ENG_CMD_IOCTL] = {-1, -1, -1},
+    [ENG_CMD_CLOSE] = {-1, -1, -1},
+};
+
+static bool cmd_waits(enum eng_cmd cmd)
+{
+    return cmd == ENG_CMD_ACCEPT || cmd == ENG_CMD_ACCEPTFAST || cmd == ENG_CMD_CONNECT ||
+           cmd == ENG_CMD_SEND || cmd == ENG_CMD_SENDTO || cmd == ENG_CMD_RECV ||
+           cmd == ENG_CMD_RECVFROM;
+}
+
+static bool cmd_has_callback(enum eng_cmd cmd)
+{
+    return cmd == ENG_CMD_ACCEPT || cmd == ENG_CMD_ACCEPTFAST || cmd == ENG_CMD_RECV ||
+           cmd == ENG_CMD_RECVFROM;
+}
+
+/* Which slots a command takes by name: its positional ones plus the common extras. */
+static bool slot_allowed(enum eng_cmd cmd, int slot)
+{
+    if (slot == A_TOKEN)
+        return true;
+    if (slot == A_ENCODING)
+        return cmd == ENG_CMD_SEND || cmd == ENG_CMD_SENDTO || cmd == ENG_CMD_RECV ||
+               cmd == ENG_CMD_RECVFROM;
+    if (slot == A_TIMEOUT)
+        return cmd_waits(cmd);
+    if (slot == A_REPEAT)
+        return cmd_has_callback(cmd);
+    if (cmd == ENG_CMD_IOCTL)
+        return slot == A_FIONBIO || slot == A_FIONREAD;
+    for (int i = 0; i < NPOS; i++)
+        if (positional[cmd][i] == slot)
+            return true;
+    return false;
+}
+
+static int fail(struct args_result *out, int status, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(struct args_result *out, int status, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->err, sizeof(out->err), fmt, ap);
+    va_end(ap);
+    out->status = status;
+    out->code = code;
+    return -1;
+}
+
+static int slot_find(const char *name)
+{
+    for (int i = 0; i < A_COUNT; i++)
+        if (strcasecmp(name, slot_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int val_from_json(const cJSON *item, struct val *v)
+{
+    if (cJSON_IsString(item)) {
+        *v = (struct val){.kind = V_STR, .str = item->valuestring, .len = strlen(item->valuestring)};
+    } else if (cJSON_IsNumber(item)) {
+        *v = (struct val){.kind = V_NUM, .num = item->valuedouble};
+    } else if (cJSON_IsBool(item)) {
+        *v = (struct val){.kind = V_BOOL, .b = cJSON_IsTrue(item)};
+    } else if (cJSON_IsNull(item)) {
+        *v = (struct val){.kind = V_NULL};
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* Places the body's arguments into slots. */
+static int collect_json(enum eng_cmd cmd, const cJSON *root, struct val *slots,
+                        struct args_result *out)
+{
+    const char *name = eng_cmd_name(cmd);
+    if (cJSON_IsObject(root)) {
+        for (const cJSON *it = root->child; it; it = it->next) {
+            int s = slot_find(it->string ? it->string : "");
+            if (s < 0 || !slot_allowed(cmd, s))
+                return fail(out, 400, ENG_EINVAL, "unknown argument '%.40s' for %s", it->string, name);
+            if (val_from_json(it, &slots[s]) < 0)
+                return fail(out, 400, ENG_EINVAL, "argument '%s' must be a string, number or boolean",
+                            slot_names[s]);
+        }
+        return 0;
+    }
+    if (!cJSON_IsArray(root))
+        return fail(out, 400, ENG_EINVAL, "the body must be a JSON object or array");
+    int n = cJSON_GetArraySize(root);
+    if (cmd == ENG_CMD_IOCTL) {
+        /* ["FIONBIO", 1] or ["FIONREAD"] */
+        const cJSON *what = cJSON_GetArrayItem(root, 0);
+        if (n < 1 || n > 2 || !cJSON_IsString(what))
+            return fail(out, 400, ENG_EINVAL, "ioctl takes [\"FIONBIO\", 0|1] or [\"FIONREAD\"]");
+        int s = slot_find(what->valuestring);
+        if (s != A_FIONBIO && s != A_FIONREAD)
+            return fail(out, 400, ENG_EINVAL, "unknown ioctl '%.40s'; use FIONBIO or FIONREAD",
+                        what->valuestring);
+        if (s == A_FIONBIO && n != 2)
+            return fail(out, 400, ENG_EINVAL, "FIONBIO needs a value, 0 or 1");
+        if (n == 2) {
+            if (val_from_json(cJSON_GetArrayItem(root, 1), &slots[s]) < 0)
+                return fail(out, 400, ENG_EINVAL, "the ioctl value must be 0 or 1");
+        } else {
+            slots[s] = (struct val){.kind = V_BOOL, .b = true};
+        }
+        return 0;
+    }
+    const int *pos = positional[cmd];
+    int npos = 0;
+    while (npos < NPOS && pos[npos] >= 0)
+        npos++;
+    if (n > npos)
+        return fail(out, 400, ENG_EINVAL, "%s takes at most %d arguments, not %d", name, npos, n);
+    /* sendto on a connected datagram socket may give the datagram alone. */
+    int first = (cmd == ENG_CMD_SENDTO && n == 1) ? 2 : 0;
+    int i = 0;
+    for (const cJSON *it = root->child; it; it = it->next, i++) {
+        int s = pos[first + i];
+        if (val_from_json(it, &slots[s]) < 0)
+            return fail(out, 400, ENG_EINVAL, "argument %d (%s) must be a string, number or boolean",
+                        i + 1, slot_names[s]);
+    }
+    return 0;
+}
+
+static int collect_query(enum eng_cmd cmd, const struct args_kv *q, size_t nq, struct val *slots,
+                         struct args_result *out)
+{
+    for (size_t i = 0; i < nq; i++) {
+        int s = slot_find(q[i].key);
+        if (s < 0 || !slot_allowed(cmd, s))
+            return fail(out, 400, ENG_EINVAL, "unknown argument '%.40s' for %s", q[i].key,
+                        eng_cmd_name(cmd));
+        if (q[i].value)
+            slots[s] = (struct val){.kind = V_STR, .str = q[i].value, .len = strlen(q[i].value)};
+        else
+            slots[s] = (struct val){.kind = V_BOOL, .b = true};
+    }
+    return 0;
+}
+
+/* Reads an integer from a number or a numeric string. */
+static int val_integer(const struct val *v, long long *out)
+{
+    if (v->kind == V_NUM) {
+        if (!isfinite(v->num) || v->num != floor(v->num) || fabs(v->num) > 9e15)
+            return -1;
+        *out = (long long)v->num;
+        return 0;
+    }
+    if (v->kind == V_STR && v->len > 0 && v->len < 24) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(v->str, &end, 10);
+        if (errno || end != v->str + v->len)
+            return -1;
+        *out = x;
+        return 0;
+    }
+    return -1;
+}
+
+static int val_seconds(const struct val *v, double *out)
+{
+    if (v->kind == V_NUM) {
+        *out = v->num;
+    } else if (v->kind == V_STR && v->len > 0 && v->len < 32) {
+        char *end;
+        errno = 0;
+        *out = strtod(v->str, &end);
+        if (errno || end != v->str + v->len)
+            return -1;
+    } else {
+        return -1;
+    }
+    return isfinite(*out) && *out >= 0 && *out <= 1e9 ? 0 : -1;
+}
+
+static int val_bool(const struct val *v, bool *out)
+{
+    long long x;
+    if (v->kind == V_BOOL) {
+        *out = v->b;
+        return 0;
+    }
+    if (v->kind == V_STR && (strcasecmp(v->str, "true") == 0 || strcasecmp(v->str, "false") == 0)) {
+        *out = strcasecmp(v->str, "true") == 0;
+        return 0;
+    }
+    if (val_integer(v, &x) == 0 && (x == 0 || x == 1)) {
+        *out = x == 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* A port is a number, a numeric string, or a service name from /etc/services. */
+static int val_port(const struct val *v, int socktype, uint16_t *out)
+{
+    long long x;
+    if (val_integer(v, &x) == 0) {
+        if (x < 0 || x > 65535)
+            return -1;
+        *out = (uint16_t)x;
+        return 0;
+    }
+    if (v->kind != V_STR || v->len == 0 || v->len > 32)
+        return -1;
+    struct servent se, *res = NULL;
+    char buf[1024];
+    getservbyname_r(v->str, socktype == SOCK_DGRAM ? "udp" : "tcp", &se, buf, sizeof(buf), &res);
+    if (!res)
+        return -1;
+    *out = ntohs((uint16_t)res->s_port);
+    return 0;
+}
+
+static int need_string(const struct val *v, const char *name, struct args_result *out)
+{
+    if (v->kind == V_NONE)
+        return fail(out, 400, ENG_EINVAL, "missing argument '%s'", name);
+    if (v->kind != V_STR)
+        return fail(out, 400, ENG_EINVAL, "argument '%s' must be a string", name);
+    return 0;
+}
+
+static int take_host(const struct val *v, const char *name, struct args_result *out)
+{
+    if (need_string(v, name, out) < 0)
+        return -1;
+    if (v->len > 253 || memchr(v->str, '\0', v->len))
+        return fail(out, 400, ENG_EINVAL, "argument '%s' is not a host name", name);
+    out->host = strndup(v->str, v->len);
+    if (!out->host)
+        return fail(out, 500, -ENOMEM, "out of memory");
+    out->req.host = out->host;
+    return 0;
+}
+
+static int take_port(const struct val *v, struct args_result *out)
+{
+    if (v->kind == V_NONE)
+        return fail(out, 400, ENG_EINVAL, "missing argument 'port'");
+    /* Service names are looked up for TCP; the numbers are the same for UDP. */
+    if (val_port(v, SOCK_STREAM, &out->req.port) < 0)
+        return fail(out, 400, ENG_EINVAL, "port must be 0 to 65535 or a service name");
+    out->req.has_port = true;
+    return 0;
+}
+
+static int take_data(const struct val *v, const char *name, struct args_result *out)
+{
+    if (need_string(v, name, out) < 0)
+        return -1;
+    out->data = malloc(codec_decoded_max(out->enc, v->len) + 1);
+    if (!out->data)
+        return fail(out, 500, -ENOMEM, "out of memory");
+    size_t off = 0;
+    long n = codec_decode(out->enc, v->str, v->len, out->data, &off);
+    if (n < 0)
+        return fail(out, 400, ENG_EINVAL, "bad %s %s at offset %zu", codec_encoding_name(out->enc),
+                    out->enc == CODEC_ASCIIHEX ? "escape" : "character", off);
+    out->req.data = out->data;
+    out->req.data_len = (size_t)n;
+    return 0;
+}
+
+static int convert(enum eng_cmd cmd, struct val *slots, const struct args_limits *lim,
+                   struct args_result *out)
+{
+    struct eng_request *r = &out->req;
+    r->cmd = cmd;
+    r->backlog = -1;
+    r->timeout = -1;
+    if (slots[A_ENCODING].kind != V_NONE) {
+        if (slots[A_ENCODING].kind != V_STR ||
+            codec_encoding_from_name(slots[A_ENCODING].str, &out->enc) < 0)
+            return fail(out, 400, ENG_EINVAL, "encoding must be ascii~hex, base64 or hex");
+    }
+    if (slots[A_TIMEOUT].kind != V_NONE && val_seconds(&slots[A_TIMEOUT], &r->timeout) < 0)
+        return fail(out, 400, ENG_EINVAL, "timeout must be a number of seconds, 0 or more");
+    if (slots[A_CALLBACK].kind != V_NONE && slots[A_CALLBACK].kind != V_NULL) {
+        const struct val *v = &slots[A_CALLBACK];
+        if (v->kind != V_STR || v->len == 0 || v->len > 128 || strpbrk(v->str, "\r\n"))
+            return fail(out, 400, ENG_EINVAL, "callback must be a name of 1 to 128 characters");
+        out->callback = strndup(v->str, v->len);
+        if (!out->callback)
+            return fail(out, 500, -ENOMEM, "out of memory");
+        r->background = true;
+    }
+    if (slots[A_REPEAT].kind != V_NONE) {
+        if (val_bool(&slots[A_REPEAT], &r->repeat) < 0)
+            return fail(out, 400, ENG_EINVAL, "repeat must be true or false");
+        if (r->repeat && !r->background)
+            return fail(out, 400, ENG_EINVAL, "repeat needs a callback");
+    }
+    long long x;
+    switch (cmd) {
+    case ENG_CMD_BIND:
+        if (slots[A_LOCALHOST].kind == V_NONE)
+            slots[A_LOCALHOST] = (struct val){.kind = V_STR, .str = "localhost", .len = 9};
+        if (take_host(&slots[A_LOCALHOST], "localhost", out) < 0 || take_port(&slots[A_PORT], out) < 0)
+            return -1;
+        break;
+    case ENG_CMD_LISTEN:
+        if (slots[A_BACKLOG].kind != V_NONE) {
+            if (val_integer(&slots[A_BACKLOG], &x) < 0 || x < 0 || x > 65535)
+                return fail(out, 400, ENG_EINVAL, "backlog must be 0 to 65535");
+            r->backlog = (int)x;
+        }
+        break;
+    case ENG_CMD_CONNECT:
+        if (take_host(&slots[A_SOCKETNAME], "socketname", out) < 0 ||
+            take_port(&slots[A_PORT], out) < 0)
+            return -1;
+        break;
+    case ENG_CMD_SEND:
+        if (take_data(&slots[A_STREAM], "stream", out) < 0)
+            return -1;
+        break;
+    case ENG_CMD_SENDTO:
+        if (slots[A_ADDRESS].kind != V_NONE || slots[A_PORT].kind != V_NONE) {
+            if (take_host(&slots[A_ADDRESS], "address", out) < 0 || take_port(&slots[A_PORT], out) < 0)
+                return -1;
+        }
+        if (take_data(&slots[A_DGRAM], "dgram", out) < 0)
+            return -1;
+        break;
+    case ENG_CMD_RECV:
+    case ENG_CMD_RECVFROM:
+        if (slots[A_N].kind == V_NONE)
+            return fail(out, 400, ENG_EINVAL, "missing argument 'n'");
+        if (val_integer(&slots[A_N], &x) < 0 || x < 1)
+            return fail(out, 400, ENG_EINVAL, "n must be a whole number of bytes, 1 or more");
+        if ((unsigned long long)x > lim->max_recv)
+            return fail(out, 413, ENG_ELIMIT, "n is larger than the %zu bytes allowed", lim->max_recv);
+        r->n = (size_t)x;
+        break;
+    case ENG_CMD_IOCTL:
+        if (slots[A_FIONBIO].kind != V_NONE && slots[A_FIONREAD].kind != V_NONE)
+            return fail(out, 400, ENG_EINVAL, "ioctl takes FIONBIO or FIONREAD, not both");
+        if (slots[A_FIONBIO].kind != V_NONE) {
+            r->ioctl_op = ENG_IOCTL_FIONBIO;
+            if (val_bool(&slots[A_FIONBIO], &r->ioctl_value) < 0)
+                return fail(out, 400, ENG_EINVAL, "FIONBIO takes 0 or 1");
+        } else if (slots[A_FIONREAD].kind != V_NONE) {
+            bool on;
+            if (val_bool(&slots[A_FIONREAD], &on) < 0 || !on)
+                return fail(out, 400, ENG_EINVAL, "FIONREAD takes true");
+            r->ioctl_op = ENG_IOCTL_FIONREAD;
+        } else {
+            return fail(out, 400, ENG_EINVAL, "ioctl needs FIONBIO or FIONREAD");
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+int args_parse(enum eng_cmd cmd, const char *body, size_t len, const struct args_kv *query,
+               size_t nquery, const struct args_limits *lim, struct args_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->enc = CODEC_ASCIIHEX;
+    struct val slots[A_COUNT];
+    memset(slots, 0, sizeof(slots));
+    cJSON *root = NULL;
+    int rc = collect_query(cmd, query, nquery, slots, out);
+    size_t skip = 0;
+    while (rc == 0 && body && skip < len && strchr(" \t\r\n", body[skip]))
+        skip++;
+    if (rc == 0 && body && skip < len) {
+        const char *end = NULL;
+        root = cJSON_ParseWithLengthOpts(body, len + 1, &end, 1);
+        if (!root)
+            rc = fail(out, 400, ENG_EINVAL, "the body is not valid JSON (near offset %zu)",
+                      end && end >= body ? (size_t)(end - body) : 0);
+        else
+            rc = collect_json(cmd, root, slots, out);
+    }
+    if (rc == 0)
+        rc = convert(cmd, slots, lim, out);
+    cJSON_Delete(root);
+    return rc;
+}
+
+void args_result_free(struct args_result *out)
+{
+    free(out->host);
+    free(out->data);
+    free(out->callback);
+    out->host = out->callback = NULL;
+    out->data = NULL;
+}
+
+int args_parse_socket(const char *body, size_t len, const struct args_kv *query, size_t nquery,
+                      int *type, int *family, char *err, size_t errlen)
+{
+    const char *t = NULL, *f = NULL;
+    cJSON *root = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < nquery; i++) {
+        if (strcasecmp(query[i].key, "type") == 0)
+            t = query[i].value;
+        else if (strcasecmp(query[i].key, "family") == 0)
+            f = query[i].value;
+        else if (strcasecmp(query[i].key, "token") != 0) {
+            snprintf(err, errlen, "unknown argument '%.40s' for socket", query[i].key);
+            return -1;
+        }
+    }
+    size_t skip = 0;
+    while (body && skip < len && strchr(" \t\r\n", body[skip]))
+        skip++;
+    if (body && skip < len) {
+        root = cJSON_ParseWithLengthOpts(body, len + 1, NULL, 1);
+        if (!root) {
+            snprintf(err, errlen, "the body is not valid JSON");
+            return -1;
+        }
+        if (cJSON_IsObject(root)) {
+            for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
+                bool is_type = strcasecmp(it->string, "type") == 0;
+                if ((!is_type && strcasecmp(it->string, "family") != 0) || !cJSON_IsString(it)) {
+                    snprintf(err, errlen, "socket takes \"type\" and \"family\" strings");
+                    rc = -1;
+                } else if (is_type) {
+                    t = it->valuestring;
+                } else {
+                    f = it->valuestring;
+                }
+            }
+        } else if (cJSON_IsArray(root) && cJSON_GetArraySize(root) <= 2) {
+            for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
+                if (!cJSON_IsString(it)) {
+                    snprintf(err, errlen, "socket takes [\"STREAM\"|\"DGRAM\", \"IPV4\"|\"IPV6\"]");
+                    rc = -1;
+                } else if (it == root->child) {
+                    t = it->valuestring;
+                } else {
+                    f = it->valuestring;
+                }
+            }
+        } else {
+            snprintf(err, errlen, "socket takes [\"STREAM\"|\"DGRAM\", \"IPV4\"|\"IPV6\"]");
+            rc = -1;
+        }
+    }
+    *type = SOCK_STREAM;
+    *family = AF_INET;
+    if (rc == 0 && t) {
+        if (strcasecmp(t, "STREAM") == 0)
+            *type = SOCK_STREAM;
+        else if (strcasecmp(t, "DGRAM") == 0)
+            *type = SOCK_DGRAM;
+        else {
+            snprintf(err, errlen, "type must be STREAM or DGRAM, not '%.40s'", t);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && f) {
+        if (strcasecmp(f, "IPV4") == 0)
+            *family = AF_INET;
+        else if (strcasecmp(f, "IPV6") == 0)
+            *family = AF_INET6;
+        else {
+            snprintf(err, errlen, "family must be IPV4 or IPV6, not '%.40s'", f);
+            rc = -1;
+        }
+    }
+    cJSON_Delete(root);
+    return rc;
+}

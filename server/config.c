@@ -1,0 +1,313 @@
+/*
+ * Command-line flags and their environment variables. One table describes each setting
+ * once: its flag, its variable, its help line and how to parse it.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#ifndef SOCKGATE_VERSION
+#define SOCKGATE_VERSION "0.1.0"
+#endif
+
+enum opt_kind { OPT_STR, OPT_SECONDS, OPT_SIZE, OPT_UINT, OPT_BOOL, OPT_LIST, OPT_LOGFMT };
+
+struct opt {
+    const char *flag;                /* long flag without "--" */
+    const char *env;                 /* environment variable */
+    enum opt_kind kind;              /* how the value parses */
+    size_t offset;                   /* field in struct cfg */
+    size_t size;                     /* field size, for strings */
+    const char *arg;                 /* argument name in --help */
+    const char *help;                /* one line */
+};
+
+#define F(field) offsetof(struct cfg, field), sizeof(((struct cfg *)0)->field)
+
+static const struct opt opts[] = {
+    {"listen", "SOCKGATE_LISTEN", OPT_STR, F(listen), "HOST:PORT",
+     "address to serve HTTP on (default 127.0.0.1:8080)"},
+    {"max-wait", "SOCKGATE_MAX_WAIT", OPT_SECONDS, F(max_wait), "SECONDS",
+     "longest a blocking command waits before TIMEDOUT (default 30)"},
+    {"node", "SOCKGATE_NODE", OPT_STR, F(node), "NAME",
+     "prefix socket ids with NAME. so a router can find this gateway"},
+    {"token", "SOCKGATE_TOKEN", OPT_LIST, F(tokens), "TOKEN",
+     "accept this bearer token (repeatable; the variable takes a comma list)"},
+    {"no-auth", "SOCKGATE_NO_AUTH", OPT_BOOL, F(no_auth), NULL,
+     "serve without a token even on a non-loopback address"},
+    {"allow", "SOCKGATE_ALLOW", OPT_LIST, F(allow), "CIDR[:PORTS]",
+     "allow connect/sendto to these destinations (repeatable)"},
+    {"deny", "SOCKGATE_DENY", OPT_LIST, F(deny), "CIDR[:PORTS]",
+     "refuse connect/sendto to these destinations (repeatable)"},
+    {"allow-bind", "SOCKGATE_ALLOW_BIND", OPT_BOOL, F(allow_bind), NULL,
+     "let bind use non-loopback addresses and ports below 1024"},
+    {"max-sockets", "SOCKGATE_MAX_SOCKETS", OPT_SIZE, F(max_sockets), "N",
+     "open sockets in total (default 20000)"},
+    {"max-sockets-per-token", "SOCKGATE_MAX_SOCKETS_PER_TOKEN", OPT_SIZE,
+     F(max_sockets_per_token), "N", "open sockets per credential (default 20000)"},
+    {"max-body", "SOCKGATE_MAX_BODY", OPT_SIZE, F(max_body), "BYTES",
+     "largest request body (default 16777216)"},
+    {"max-recv", "SOCKGATE_MAX_RECV", OPT_SIZE, F(max_recv), "BYTES",
+     "largest n of recv/recvfrom (default 16777216)"},
+    {"max-waits", "SOCKGATE_MAX_WAITS", OPT_SIZE, F(max_waits), "N",
+     "operations in progress at once (default 20000)"},
+    {"max-connections", "SOCKGATE_MAX_CONNECTIONS", OPT_UINT, F(max_connections), "N",
+     "HTTP connections at once (default 4096)"},
+    {"max-connections-per-ip", "SOCKGATE_MAX_CONNECTIONS_PER_IP", OPT_UINT,
+     F(max_connections_per_ip), "N", "HTTP connections from one address (default 4096)"},
+    {"idle-timeout", "SOCKGATE_IDLE_TIMEOUT", OPT_SECONDS, F(idle_timeout), "SECONDS",
+     "close sockets unused this long (default 0: never)"},
+    {"event-buffer", "SOCKGATE_EVENT_BUFFER", OPT_SIZE, F(event_buffer), "N",
+     "events kept per credential for /events (default 1024)"},
+    {"web-dir", "SOCKGATE_WEB_DIR", OPT_STR, F(web_dir), "DIR",
+     "console assets (default: web/ beside the binary)"},
+    {"cors", "SOCKGATE_CORS", OPT_STR, F(cors), "ORIGIN",
+     "allow cross-origin requests from ORIGIN"},
+    {"log-format", "SOCKGATE_LOG_FORMAT", OPT_LOGFMT, F(log_json), "text|json",
+     "access log format (default text)"},
+    {"quiet", "SOCKGATE_QUIET", OPT_BOOL, F(quiet), NULL, "no access log"},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: sockgate [FLAGS]\n\nAn HTTP gateway to real TCP and UDP sockets.\n\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", opts[i].flag, opts[i].arg ? " " : "",
+                 opts[i].arg ? opts[i].arg : "");
+        fprintf(out, "  %-36s %s [%s]\n", left, opts[i].help, opts[i].env);
+    }
+    fprintf(out, "  %-36s %s\n  %-36s %s\n", "--help", "this text", "--version", "the version");
+}
+
+int cfg_parse_listen(const char *text, struct sockaddr_storage *out)
+{
+    char host[128];
+    const char *port;
+    memset(out, 0, sizeof(*out));
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':' || (size_t)(close - text - 1) >= sizeof(host))
+            return -EINVAL;
+        memcpy(host, text + 1, (size_t)(close - text - 1));
+        host[close - text - 1] = '\0';
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(text, ':');
+        if (!colon || (size_t)(colon - text) >= sizeof(host))
+            return -EINVAL;
+        memcpy(host, text, (size_t)(colon - text));
+        host[colon - text] = '\0';
+        port = colon + 1;
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(port, &end, 10);
+    if (errno || end == port || *end || p < 0 || p > 65535)
+        return -EINVAL;
+    if (host[0] == '\0' || strcmp(host, "*") == 0)
+        snprintf(host, sizeof(host), "0.0.0.0");
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    struct sockaddr_in *in4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)p);
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)p);
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int set_list(struct cfg *cfg, const struct opt *o, const char *value, bool split)
+{
+    char **list = (char **)((char *)cfg + o->offset);
+    size_t *count = o->offset == offsetof(struct cfg, tokens) ? &cfg->ntokens
+                    : o->offset == offsetof(struct cfg, allow) ? &cfg->nallow
+                                                              : &cfg->ndeny;
+    size_t cap = o->size / sizeof(char *);
+    const char *p = value;
+    while (*p) {
+        size_t len = split ? strcspn(p, ",") : strlen(p);
+        if (len > 0) {
+            if (*count >= cap) {
+                fprintf(stderr, "sockgate: too many --%s values (at most %zu)\n", o->flag, cap);
+                return -1;
+            }
+            list[*count] = strndup(p, len);
+            if (!list[*count])
+                return -1;
+            (*count)++;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static int set_opt(struct cfg *cfg, const struct opt *o, const char *value, bool from_env)
+{
+    void *field = (char *)cfg + o->offset;
+    char *end;
+    errno = 0;
+    switch (o->kind) {
+    case OPT_STR:
+        if (strlen(value) >= o->size)
+            goto bad;
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case OPT_SECONDS: {
+        double d = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(d) || d < 0 || d > 86400 * 365)
+            goto bad;
+        *(double *)field = d;
+        return 0;
+    }
+    case OPT_SIZE:
+    case OPT_UINT: {
+        if (value[0] == '-')
+            goto bad;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (errno || end == value || *end || (o->kind == OPT_UINT && v > UINT_MAX))
+            goto bad;
+        if (o->kind == OPT_UINT)
+            *(unsigned *)field = (unsigned)v;
+        else
+            *(size_t *)field = (size_t)v;
+        return 0;
+    }
+    case OPT_BOOL:
+        if (!value || strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0 ||
+            strcasecmp(value, "yes") == 0)
+            *(bool *)field = true;
+        else if (strcmp(value, "0") == 0 || strcasecmp(value, "false") == 0 ||
+                 strcasecmp(value, "no") == 0 || value[0] == '\0')
+            *(bool *)field = false;
+        else
+            goto bad;
+        return 0;
+    case OPT_LIST:
+        return set_list(cfg, o, value, from_env);
+    case OPT_LOGFMT:
+        if (strcasecmp(value, "json") == 0)
+            *(bool *)field = true;
+        else if (strcasecmp(value, "text") == 0)
+            *(bool *)field = false;
+        else
+            goto bad;
+        return 0;
+    }
+bad:
+    fprintf(stderr, "sockgate: bad value for %s%s: '%s'\n", from_env ? "" : "--",
+            from_env ? o->env : o->flag, value ? value : "");
+    return -1;
+}
+
+static void set_defaults(struct cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8080");
+    cfg->max_wait = 30;
+    cfg->max_sockets = 20000;
+    cfg->max_sockets_per_token = 20000;
+    cfg->max_body = 16u << 20;
+    cfg->max_recv = 16u << 20;
+    cfg->max_waits = 20000;
+    cfg->max_connections = 4096;
+    cfg->max_connections_per_ip = 4096;
+    cfg->event_buffer = 1024;
+}
+
+int cfg_load(struct cfg *cfg, int argc, char **argv)
+{
+    set_defaults(cfg);
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *v = getenv(opts[i].env);
+        if (v && set_opt(cfg, &opts[i], v, true) < 0)
+            return -1;
+    }
+    /* A flag list repeated on the command line replaces the environment's. */
+    bool list_from_flags[NOPTS] = {0};
+    struct option longopts[NOPTS + 3];
+    for (size_t i = 0; i < NOPTS; i++)
+        longopts[i] = (struct option){opts[i].flag,
+                                      opts[i].kind == OPT_BOOL ? no_argument : required_argument,
+                                      NULL, (int)(i + 256)};
+    longopts[NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[NOPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
+    longopts[NOPTS + 2] = (struct option){0};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 1;
+        }
+        if (c == 'V') {
+            printf("sockgate %s\n", SOCKGATE_VERSION);
+            return 1;
+        }
+        if (c < 256) {
+            usage(stderr);
+            return -1;
+        }
+        size_t i = (size_t)c - 256;
+        if (opts[i].kind == OPT_LIST && !list_from_flags[i]) {
+            list_from_flags[i] = true;
+            size_t *count = opts[i].offset == offsetof(struct cfg, tokens) ? &cfg->ntokens
+                            : opts[i].offset == offsetof(struct cfg, allow) ? &cfg->nallow
+                                                                           : &cfg->ndeny;
+            char **list = (char **)((char *)cfg + opts[i].offset);
+            for (size_t k = 0; k < *count; k++)
+                free(list[k]);
+            *count = 0;
+        }
+        if (set_opt(cfg, &opts[i], opts[i].kind == OPT_BOOL ? NULL : optarg, false) < 0)
+            return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sockgate: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (cfg_parse_listen(cfg->listen, &cfg->listen_addr) < 0) {
+        fprintf(stderr, "sockgate: bad --listen '%s': want HOST:PORT\n", cfg->listen);
+        return -1;
+    }
+    const struct sockaddr *sa = (const struct sockaddr *)&cfg->listen_addr;
+    if (sa->sa_family == AF_INET)
+        cfg->listen_loopback =
+            (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    else
+        cfg->listen_loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    if (cfg->max_wait <= 0)
+        cfg->max_wait = 30;
+    return 0;
+}
+
+void cfg_free(struct cfg *cfg)
+{
+    for (size_t i = 0; i < cfg->ntokens; i++)
+        free(cfg->tokens[i]);
+    for (size_t i = 0; i < cfg->nallow; i++)
+        free(cfg->allow[i]);
+    for (size_t i = 0; i < cfg->ndeny; i++)
+        free(cfg->deny[i]);
+    cfg->ntokens = cfg->nallow = cfg->ndeny = 0;
+}

@@ -1,0 +1,318 @@
+/*
+ * Server-Sent Events (see events.h). Each credential has a ring of the latest events,
+ * numbered from 1. A listener is a libmicrohttpd callback response whose reader copies
+ * events after its cursor and suspends the connection when there is nothing to send;
+ * publishing or a heartbeat resumes it. A suspended listener's socket is watched for a
+ * hang-up, as libmicrohttpd does not notice it while suspended.
+ */
+#include "events.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "render.h"
+
+#define EVENTS_HEARTBEAT_MS 15000
+#define EVENTS_MAX_OWNERS ENG_MAX_OWNERS
+
+struct event {
+    unsigned long long id;           /* 1, 2, ... per credential */
+    char *text;                      /* the whole "id:/event:/data:" block */
+    size_t len;                      /* its length */
+};
+
+struct listener;
+
+struct owner_events {
+    struct event *ring;              /* capacity events, oldest at head */
+    size_t head, count;              /* ring position and fill */
+    unsigned long long next_id;      /* id of the next event */
+    unsigned long long delivered;    /* highest id any listener has received */
+    struct listener *listeners;      /* open streams */
+};
+
+struct events {
+    struct srv *srv;                 /* the server */
+    size_t capacity;                 /* events kept per credential */
+    struct owner_events owners[EVENTS_MAX_OWNERS];
+    struct eng_timer heartbeat;      /* wakes listeners with a comment */
+    unsigned long long dropped;      /* events pushed out of a full ring */
+};
+
+struct listener {
+    struct events *ev;               /* the hub */
+    struct owner_events *oe;         /* its credential's events */
+    struct MHD_Connection *conn;     /* the stream's connection */
+    struct listener *next, *prev;    /* oe->listeners */
+    unsigned long long cursor;       /* id of the next event to send */
+    size_t partial;                  /* bytes of the current event already sent */
+    bool suspended;                  /* waiting for an event */
+    bool heartbeat_due;              /* send a comment line */
+    bool gone;                       /* the client hung up */
+    bool hello_sent;                 /* the opening retry line went out */
+    struct eng_watch hangup;         /* the socket, while suspended */
+};
+
+struct binding {
+    struct events *ev;               /* the hub */
+    int owner;                       /* credential */
+    enum codec_encoding enc;         /* encoding of data in the event */
+    char name[];                     /* callback name */
+};
+
+static void listener_wake(struct listener *l)
+{
+    if (l->suspended) {
+        l->suspended = false;
+        eng_watch_set(l->ev->srv->loop, &l->hangup, 0);
+        MHD_resume_connection(l->conn);
+    }
+}
+
+static void heartbeat_fire(struct eng_timer *t)
+{
+    struct events *ev = (struct events *)((char *)t - offsetof(struct events, heartbeat));
+    for (size_t i = 0; i < EVENTS_MAX_OWNERS; i++)
+        for (struct listener *l = ev->owners[i].listeners; l; l = l->next) {
+            l->heartbeat_due = true;
+            listener_wake(l);
+        }
+    eng_timer_start(ev->srv->loop, &ev->heartbeat, eng_now_ms() + EVENTS_HEARTBEAT_MS);
+}
+
+struct events *events_new(struct srv *s, size_t capacity)
+{
+    struct events *ev = calloc(1, sizeof(*ev));
+    if (!ev)
+        return NULL;
+    ev->srv = s;
+    ev->capacity = capacity ? capacity : 1;
+    for (size_t i = 0; i < EVENTS_MAX_OWNERS; i++)
+        ev->owners[i].next_id = 1;
+    eng_timer_init(&ev->heartbeat, heartbeat_fire);
+    eng_timer_start(s->loop, &ev->heartbeat, eng_now_ms() + EVENTS_HEARTBEAT_MS);
+    return ev;
+}
+
+void events_end_streams(struct events *ev)
+{
+    for (size_t i = 0; i < EVENTS_MAX_OWNERS; i++)
+        for (struct listener *l = ev->owners[i].listeners; l; l = l->next) {
+            l->gone = true;
+            listener_wake(l);
+        }
+}
+
+void events_free(struct events *ev)
+{
+    if (!ev)
+        return;
+    eng_timer_stop(ev->srv->loop, &ev->heartbeat);
+    for (size_t i = 0; i < EVENTS_MAX_OWNERS; i++) {
+        struct owner_events *oe = &ev->owners[i];
+        for (struct listener *l = oe->listeners; l; l = l->next) {
+            l->ev = NULL; /* the response's free callback must not touch the hub */
+            l->oe = NULL;
+        }
+        for (size_t k = 0; k < oe->count; k++)
+            free(oe->ring[(oe->head + k) % ev->capacity].text);
+        free(oe->ring);
+    }
+    free(ev);
+}
+
+void events_publish(struct events *ev, int owner, const char *name, const char *data, size_t len)
+{
+    if (owner < 0 || owner >= EVENTS_MAX_OWNERS)
+        return;
+    struct owner_events *oe = &ev->owners[owner];
+    if (!oe->ring) {
+        oe->ring = calloc(ev->capacity, sizeof(*oe->ring));
+        if (!oe->ring)
+            return;
+    }
+    size_t cap = len + strlen(name) + 64;
+    char *text = malloc(cap);
+    if (!text)
+        return;
+    unsigned long long id = oe->next_id++;
+    int n = snprintf(text, cap, "id: %llu\nevent: %s\ndata: %.*s\n\n", id, name, (int)len, data);
+    if (oe->count == ev->capacity) {
+        free(oe->ring[oe->head].text);
+        oe->head = (oe->head + 1) % ev->capacity;
+        oe->count--;
+        ev->dropped++;
+    }
+    oe->ring[(oe->head + oe->count) % ev->capacity] =
+        (struct event){.id = id, .text = text, .len = (size_t)n};
+    oe->count++;
+    for (struct listener *l = oe->listeners; l; l = l->next)
+        listener_wake(l);
+}
+
+void *events_bind(struct events *ev, int owner, const char *callback, enum codec_encoding enc)
+{
+    size_t len = strlen(callback);
+    struct binding *b = malloc(sizeof(*b) + len + 1);
+    if (!b)
+        return NULL;
+    b->ev = ev;
+    b->owner = owner;
+    b->enc = enc;
+    memcpy(b->name, callback, len + 1);
+    return b;
+}
+
+void events_unbind(void *binding)
+{
+    free(binding);
+}
+
+void events_deliver(void *binding, struct eng_list *list)
+{
+    struct binding *b = binding;
+    bool last = !list || list->last;
+    if (list) {
+        size_t len;
+        char *json = render_list(list, b->enc, &len);
+        if (json)
+            events_publish(b->ev, b->owner, b->name, json, len);
+        free(json);
+        eng_list_free(list);
+    }
+    if (last)
+        free(b);
+}
+
+unsigned long long events_dropped(const struct events *ev)
+{
+    return ev->dropped;
+}
+
+static void listener_hangup(struct eng_watch *w, uint32_t events)
+{
+    (void)events;
+    struct listener *l = (struct listener *)((char *)w - offsetof(struct listener, hangup));
+    l->gone = true;
+    listener_wake(l);
+}
+
+static void listener_suspend(struct listener *l)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(l->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    MHD_suspend_connection(l->conn);
+    l->suspended = true;
+    if (ci) {
+        eng_watch_init(&l->hangup, ci->connect_fd, listener_hangup);
+        eng_watch_set(l->ev->srv->loop, &l->hangup, EPOLLRDHUP);
+    }
+}
+
+/* Copies as much of the stream as fits: an overflow notice, then events after the
+ * cursor, each possibly across several calls. */
+static ssize_t listener_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct listener *l = cls;
+    if (!l->ev || l->gone)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    struct owner_events *oe = l->oe;
+    size_t used = 0;
+    if (!l->hello_sent) {
+        used = (size_t)snprintf(buf, max, "retry: 2000\n\n");
+        l->hello_sent = true;
+    }
+    unsigned long long oldest = oe->count ? oe->ring[oe->head].id : oe->next_id;
+    if (l->cursor < oldest && l->partial == 0 && max - used > 80) {
+        used += (size_t)snprintf(buf + used, max - used,
+                                 "event: overflow\ndata: {\"dropped\":%llu}\n\n", oldest - l->cursor);
+        l->cursor = oldest;
+    }
+    while (l->cursor < oe->next_id && used < max) {
+        const struct event *e = &oe->ring[(oe->head + (l->cursor - oldest)) % l->ev->capacity];
+        size_t take = e->len - l->partial;
+        if (take > max - used)
+            take = max - used;
+        memcpy(buf + used, e->text + l->partial, take);
+        used += take;
+        l->partial += take;
+        if (l->partial < e->len)
+            break;
+        l->partial = 0;
+        if (l->cursor > oe->delivered)
+            oe->delivered = l->cursor;
+        l->cursor++;
+    }
+    if (used == 0 && l->heartbeat_due && max > 16) {
+        used = (size_t)snprintf(buf, max, ": heartbeat\n\n");
+    }
+    l->heartbeat_due = false;
+    if (used == 0)
+        listener_suspend(l); /* returning 0 without suspending would spin */
+    return (ssize_t)used;
+}
+
+static void listener_free(void *cls)
+{
+    struct listener *l = cls;
+    if (l->ev) {
+        eng_watch_set(l->ev->srv->loop, &l->hangup, 0);
+        if (l->prev)
+            l->prev->next = l->next;
+        else
+            l->oe->listeners = l->next;
+        if (l->next)
+            l->next->prev = l->prev;
+    }
+    free(l);
+}
+
+enum MHD_Result events_serve(struct srv_req *r, int owner)
+{
+    struct events *ev = r->srv->events;
+    if (owner < 0 || owner >= EVENTS_MAX_OWNERS)
+        return srv_reply_error(r, 500, "events", ENG_EINVAL, "no event stream for this credential");
+    struct owner_events *oe = &ev->owners[owner];
+    struct listener *l = calloc(1, sizeof(*l));
+    if (!l)
+        return MHD_NO;
+    l->ev = ev;
+    l->oe = oe;
+    l->conn = r->conn;
+    eng_watch_init(&l->hangup, -1, listener_hangup);
+    /* Resume after the last id the client saw, or start at what nobody has seen yet. */
+    l->cursor = oe->delivered + 1;
+    const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    if (last && *last) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(last, &end, 10);
+        if (!errno && *end == '\0' && v < oe->next_id)
+            l->cursor = v + 1;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, listener_read, l, listener_free);
+    if (!resp) {
+        free(l);
+        return MHD_NO;
+    }
+    l->next = oe->listeners;
+    if (oe->listeners)
+        oe->listeners->prev = l;
+    oe->listeners = l;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    if (r->srv->cfg->cors[0])
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
+    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    r->status = 200;
+    r->stream = l;
+    return ret;
+}

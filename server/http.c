@@ -1,0 +1,309 @@
+/*
+ * The libmicrohttpd daemon, run from sockgate's own event loop: its epoll fd sits in the
+ * loop's epoll set, so one thread serves HTTP and every socket. A command that has to
+ * wait suspends its connection, which then costs no thread and no polling; the engine's
+ * answer resumes it. libmicrohttpd does not notice a client leaving while suspended, so
+ * each suspended connection's socket is watched here for a hang-up, which withdraws the
+ * wait before any byte is read for it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "render.h"
+#include "server.h"
+
+unsigned srv_status_for(int code, unsigned ok_status)
+{
+    switch (code) {
+    case 0:
+        return ok_status;
+    case ENG_EINVAL:
+        return 400;
+    case ENG_EAUTH:
+        return 401;
+    case ENG_EDENIED:
+        return 403;
+    case ENG_ENOTSOCK:
+        return 404;
+    case ENG_ELIMIT:
+        return 429;
+    case ENG_ESHUTDOWN:
+        return 503;
+    default:
+        return 200; /* the command ran; element 2 says how the socket call went */
+    }
+}
+
+enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t len,
+                          const char *content_type)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            content_type ? content_type : "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->srv->cfg->cors[0])
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    r->status = (int)status;
+    r->bytes_out = len;
+    return ret;
+}
+
+enum MHD_Result srv_reply_error(struct srv_req *r, unsigned status, const char *name, int code,
+                                const char *detail)
+{
+    size_t len;
+    char *body = render_error(name, code, detail, &len);
+    if (!body)
+        return MHD_NO;
+    return srv_reply(r, status, body, len, NULL);
+}
+
+enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list)
+{
+    size_t len;
+    char *body = render_list(list, r->enc, &len);
+    unsigned status = srv_status_for(list->err, r->ok_status ? (unsigned)r->ok_status : 200);
+    bool has_data = false;
+    for (int i = 0; i < list->nitems; i++)
+        has_data |= list->items[i].is_data && list->items[i].len > 0 && list->sock_num;
+    if (has_data && body) {
+        /* Kept until the response is known to be delivered; see request_completed. */
+        r->delivering = list;
+    } else {
+        eng_list_free(list);
+    }
+    if (!body)
+        return MHD_NO;
+    return srv_reply(r, status, body, len, NULL);
+}
+
+static void client_gone(struct eng_watch *w, uint32_t events)
+{
+    (void)events;
+    struct srv_req *r = (struct srv_req *)((char *)w - offsetof(struct srv_req, gone));
+    eng_watch_set(r->srv->loop, &r->gone, 0);
+    if (!r->suspended)
+        return;
+    if (r->op) {
+        eng_op_cancel(r->srv->eng, r->op);
+        r->op = NULL;
+    }
+    /* Resuming lets libmicrohttpd find the closed socket and complete the request. */
+    r->client_left = true;
+    r->suspended = false;
+    r->srv->suspended--;
+    MHD_resume_connection(r->conn);
+}
+
+void srv_suspend(struct srv_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    MHD_suspend_connection(r->conn);
+    r->suspended = true;
+    r->srv->suspended++;
+    if (ci) {
+        eng_watch_init(&r->gone, ci->connect_fd, client_gone);
+        eng_watch_set(r->srv->loop, &r->gone, EPOLLRDHUP);
+    }
+}
+
+void srv_answer_later(void *ctx, struct eng_list *list)
+{
+    struct srv_req *r = ctx;
+    r->op = NULL;
+    r->answer = list;
+    r->oom = list == NULL;
+    eng_watch_set(r->srv->loop, &r->gone, 0);
+    if (r->suspended) {
+        r->suspended = false;
+        r->srv->suspended--;
+        MHD_resume_connection(r->conn);
+    }
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    (void)version;
+    struct srv *s = cls;
+    struct srv_req *r = *con_cls;
+    if (!r) {
+        /* First call: headers only. Answering here would close the connection. */
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return MHD_NO;
+        r->srv = s;
+        r->conn = conn;
+        r->start_ms = eng_now_ms();
+        r->ok_status = 200;
+        snprintf(r->method, sizeof(r->method), "%s", method);
+        snprintf(r->path, sizeof(r->path), "%s", url);
+        eng_watch_init(&r->gone, -1, client_gone);
+        s->active_requests++;
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->body_too_large || r->body_len + n > s->cfg->max_body) {
+            r->body_too_large = true; /* keep reading, so the 413 can be delivered */
+            free(r->body);
+            r->body = NULL;
+            r->body_len = r->body_cap = 0;
+            return MHD_YES;
+        }
+        if (r->body_len + n + 1 > r->body_cap) {
+            size_t cap = r->body_cap ? r->body_cap : 1024;
+            while (cap < r->body_len + n + 1)
+                cap *= 2;
+            char *nb = realloc(r->body, cap);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, upload_data, n);
+        r->body_len += n;
+        r->body[r->body_len] = '\0';
+        return MHD_YES;
+    }
+    if (r->answered)
+        return MHD_YES;
+    if (r->answer) {
+        struct eng_list *l = r->answer;
+        r->answer = NULL;
+        return srv_reply_list(r, l);
+    }
+    if (r->suspended || r->op)
+        return MHD_YES;
+    if (r->stream)
+        return MHD_YES;
+    if (r->client_left)
+        return MHD_NO; /* resumed only so that libmicrohttpd closes it */
+    if (r->oom)
+        return srv_reply_error(r, 500, "request", -ENOMEM, NULL);
+    if (s->stopping)
+        return srv_reply_error(r, 503, "request", ENG_ESHUTDOWN, NULL);
+    if (r->body_too_large) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "the request body is larger than the %zu bytes allowed",
+                 s->cfg->max_body);
+        return srv_reply_error(r, 413, "request", ENG_ELIMIT, detail);
+    }
+    return routes_handle(r, method, url);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    struct srv *s = cls;
+    struct srv_req *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    eng_watch_set(s->loop, &r->gone, 0);
+    if (r->op)
+        eng_op_cancel(s->eng, r->op);
+    if (r->delivering) {
+        /* Data whose response did not go out whole goes back to its socket. */
+        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            eng_give_back(s->eng, r->delivering);
+        else
+            eng_list_free(r->delivering);
+    }
+    if (r->answer) {
+        /* An answer that was never sent: its data, too, goes back. */
+        eng_give_back(s->eng, r->answer);
+    }
+    if (r->suspended)
+        s->suspended--;
+    s->active_requests--;
+    if (r->answered)
+        metrics_count_status(s->metrics, r->status);
+    if (r->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        log_access(r, r->method, r->path);
+    free(r->body);
+    free(r);
+}
+
+static void mhd_ready(struct eng_watch *w, uint32_t events)
+{
+    (void)w;
+    (void)events;
+    /* The daemon runs once per loop turn in srv_http_run, whatever woke the loop. */
+}
+
+int srv_http_start(struct srv *s)
+{
+    const struct cfg *cfg = s->cfg;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (cfg->listen_addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_handler, s,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->listen_addr,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        MHD_OPTION_END);
+    if (!s->mhd) {
+        fprintf(stderr, "sockgate: cannot listen on %s: %s\n", cfg->listen,
+                errno ? strerror(errno) : "libmicrohttpd failed to start");
+        return -1;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!di) {
+        fprintf(stderr, "sockgate: libmicrohttpd gave no epoll fd\n");
+        return -1;
+    }
+    eng_watch_init(&s->mhd_watch, di->epoll_fd, mhd_ready);
+    if (eng_watch_set(s->loop, &s->mhd_watch, EPOLLIN) < 0) {
+        fprintf(stderr, "sockgate: cannot watch the HTTP daemon\n");
+        return -1;
+    }
+    return 0;
+}
+
+void srv_http_run(struct srv *s)
+{
+    MHD_run(s->mhd);
+}
+
+int srv_http_timeout(struct srv *s)
+{
+    MHD_UNSIGNED_LONG_LONG t;
+    if (MHD_get_timeout(s->mhd, &t) != MHD_YES)
+        return -1;
+    return t > INT_MAX ? INT_MAX : (int)t;
+}
+
+void srv_http_stop(struct srv *s)
+{
+    if (!s->mhd)
+        return;
+    eng_watch_set(s->loop, &s->mhd_watch, 0);
+    MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+}

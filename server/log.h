@@ -1,0 +1,17 @@
+/*
+ * Logging to stderr: start-up lines (listen address, policy, console URL) and one access
+ * line per request, as text or JSON. Tokens never appear: the path is logged without its
+ * query string.
+ */
+#ifndef SOCKGATE_LOG_H
+#define SOCKGATE_LOG_H
+
+#include <stdbool.h>
+
+#include "server.h"
+
+void log_line(const struct cfg *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_startup(const struct srv *s, bool token_generated);
+void log_access(const struct srv_req *r, const char *method, const char *url);
+
+#endif

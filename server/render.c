@@ -1,0 +1,141 @@
+/*
+ * Rendering answers. Lists are written by hand into one buffer sized up front, because
+ * a recv answer can be megabytes of encoded data and building a cJSON tree for it would
+ * copy it twice; the listings are small and use cJSON.
+ */
+#include "render.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Writes s as the inside of a JSON string; returns bytes written. `out` holds 6 * len. */
+static size_t json_escape(const char *s, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    return (size_t)(o - out);
+}
+
+char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len)
+{
+    size_t cap = 3;
+    for (int i = 0; i < l->nitems; i++)
+        cap += 3 + (l->items[i].is_data ? codec_encoded_max(enc, l->items[i].len)
+                                         : 6 * l->items[i].len);
+    char *buf = malloc(cap + 1);
+    if (!buf)
+        return NULL;
+    char *o = buf;
+    *o++ = '[';
+    for (int i = 0; i < l->nitems; i++) {
+        const struct eng_item *it = &l->items[i];
+        if (i)
+            *o++ = ',';
+        *o++ = '"';
+        /* Every encoding writes only characters that need no JSON escaping. */
+        if (it->is_data)
+            o += codec_encode(enc, (const uint8_t *)it->bytes, it->len, o);
+        else
+            o += json_escape(it->bytes, it->len, o);
+        *o++ = '"';
+    }
+    *o++ = ']';
+    *o = '\0';
+    *len = (size_t)(o - buf);
+    return buf;
+}
+
+char *render_error(const char *name, int code, const char *detail, size_t *len)
+{
+    char text[400];
+    eng_err_format(text, sizeof(text), code, detail);
+    struct eng_list l = {.err = code, .nitems = 2};
+    l.items[0] = (struct eng_item){.bytes = (char *)name, .len = strlen(name)};
+    l.items[1] = (struct eng_item){.bytes = text, .len = strlen(text)};
+    return render_list(&l, CODEC_ASCIIHEX, len);
+}
+
+static void add_time(cJSON *obj, const char *key, int64_t unix_ms)
+{
+    char buf[40];
+    time_t secs = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(unix_ms % 1000));
+    cJSON_AddStringToObject(obj, key, buf);
+}
+
+static cJSON *info_object(const struct eng_socket_info *info)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "id", info->id);
+    cJSON_AddStringToObject(o, "type", info->type);
+    cJSON_AddStringToObject(o, "family", info->family);
+    cJSON_AddStringToObject(o, "state", info->state);
+    cJSON_AddBoolToObject(o, "blocking", info->blocking);
+    cJSON_AddStringToObject(o, "local_address", info->local_address);
+    cJSON_AddStringToObject(o, "local_port", info->local_port);
+    cJSON_AddStringToObject(o, "peer_address", info->peer_address);
+    cJSON_AddStringToObject(o, "peer_port", info->peer_port);
+    cJSON_AddNumberToObject(o, "bytes_in", (double)info->bytes_in);
+    cJSON_AddNumberToObject(o, "bytes_out", (double)info->bytes_out);
+    cJSON_AddNumberToObject(o, "pending", info->pending);
+    add_time(o, "created", info->created_unix_ms);
+    add_time(o, "last_used", info->last_used_unix_ms);
+    return o;
+}
+
+static char *print_and_free(cJSON *root, size_t *len)
+{
+    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return NULL;
+    /* Hand back plain malloc memory: cJSON_free is free unless hooks are installed. */
+    *len = strlen(text);
+    return text;
+}
+
+char *render_socket_info(const struct eng_socket_info *info, size_t *len)
+{
+    return print_and_free(info_object(info), len);
+}
+
+static void add_info(void *ctx, const struct eng_socket_info *info)
+{
+    cJSON *o = info_object(info);
+    if (o)
+        cJSON_AddItemToArray(ctx, o);
+}
+
+char *render_socket_list(struct eng *e, int owner, size_t *len)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = root ? cJSON_AddArrayToObject(root, "sockets") : NULL;
+    if (!arr) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    eng_socket_foreach(e, owner, add_info, arr);
+    return print_and_free(root, len);
+}

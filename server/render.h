@@ -1,0 +1,27 @@
+/*
+ * JSON out: answer lists with their data encoded, and the socket listings. The returned
+ * strings are malloc'd and belong to the caller.
+ */
+#ifndef SOCKGATE_RENDER_H
+#define SOCKGATE_RENDER_H
+
+#include <stddef.h>
+
+#include "codec.h"
+#include "engine.h"
+
+/* ["recv","ok","..."]: text elements JSON-escaped, data elements in `enc`. NULL on
+ * allocation failure. */
+char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len);
+
+/* A two-element error list for a request that did not reach a socket:
+ * [name, "NAME: detail."]. */
+char *render_error(const char *name, int code, const char *detail, size_t *len);
+
+/* One socket as a JSON object. */
+char *render_socket_info(const struct eng_socket_info *info, size_t *len);
+
+/* {"sockets":[...]} for every socket of `owner`. */
+char *render_socket_list(struct eng *e, int owner, size_t *len);
+
+#endif

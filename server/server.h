@@ -1,0 +1,93 @@
+/*
+ * The HTTP side's shared structures: the server (daemon, engine, settings) and one
+ * in-flight request. Names here carry the srv_ prefix.
+ */
+#ifndef SOCKGATE_SERVER_H
+#define SOCKGATE_SERVER_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "config.h"
+#include "engine.h"
+#include "loop.h"
+
+struct events;
+struct metrics;
+
+struct srv {
+    struct cfg *cfg;                 /* settings */
+    struct eng_loop *loop;           /* the one event loop */
+    struct eng *eng;                 /* the socket engine */
+    struct eng_policy *policy;       /* destination policy */
+    struct MHD_Daemon *mhd;          /* the HTTP daemon, run from the loop */
+    struct eng_watch mhd_watch;      /* the daemon's epoll fd in our set */
+    struct events *events;           /* event streams per credential */
+    struct metrics *metrics;         /* counters for /metrics */
+    bool stopping;                   /* shutting down: new requests get 503 */
+    unsigned active_requests;        /* requests begun and not completed */
+    unsigned suspended;              /* requests waiting on the engine */
+};
+
+/* One HTTP request, from the first call of the access handler to its completion. */
+struct srv_req {
+    struct srv *srv;                 /* the server */
+    struct MHD_Connection *conn;     /* its connection */
+    char *body;                      /* request body, NUL-terminated */
+    size_t body_len;                 /* bytes in body */
+    size_t body_cap;                 /* bytes allocated */
+    bool body_too_large;             /* the body passed --max-body */
+    bool answered;                   /* a response has been queued */
+    struct eng_op *op;               /* the command it waits on, or NULL */
+    struct eng_list *answer;         /* a late answer to send on resume */
+    enum codec_encoding enc;         /* encoding of the answer's data */
+    int ok_status;                   /* status of an ok answer: 200, 201 or 202 */
+    struct eng_watch gone;           /* notices the client leaving while suspended */
+    bool suspended;                  /* waiting on the engine */
+    bool client_left;                /* hung up while suspended */
+    struct eng_list *delivering;     /* an answer with data on its way: given back if lost */
+    uint64_t start_ms;               /* for the access log */
+    char method[12];                 /* for the access log */
+    char path[200];                  /* for the access log, without the query */
+    bool oom;                        /* the engine could not build the answer */
+    int status;                      /* the status sent, for the access log */
+    size_t bytes_out;                /* the body size sent, for the access log */
+    char *stream_name;               /* SSE: owned by events.c */
+    void *stream;                    /* SSE: the listener, owned by events.c */
+};
+
+/* Queues a JSON response. Takes ownership of body (malloc'd). Returns an MHD result. */
+enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t len,
+                          const char *content_type);
+/* Queues an error list [name, "NAME: detail."] with `status`. */
+enum MHD_Result srv_reply_error(struct srv_req *r, unsigned status, const char *name, int code,
+                                const char *detail);
+/* Queues an engine answer with the status its outcome calls for. Consumes list. */
+enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list);
+
+/* Suspends r until its command answers (srv_answer_later resumes it). */
+void srv_suspend(struct srv_req *r);
+/* eng_done_fn for a suspended request. */
+void srv_answer_later(void *ctx, struct eng_list *list);
+
+/* The HTTP status for an answer whose element 2 carries `code` (0 for ok). */
+unsigned srv_status_for(int code, unsigned ok_status);
+
+/* Routing: every request's final handler call ends here. */
+enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char *url);
+
+/* Static console files from cfg->web_dir. */
+enum MHD_Result static_serve(struct srv_req *r, const char *url);
+
+/* Starts the daemon on the loop. Returns 0 or -1 after printing why. */
+int srv_http_start(struct srv *s);
+/* Answers everything in flight and stops the daemon. */
+void srv_http_stop(struct srv *s);
+/* Runs the daemon's pending work; call once per loop turn. */
+void srv_http_run(struct srv *s);
+/* Milliseconds until the daemon needs srv_http_run, or -1. */
+int srv_http_timeout(struct srv *s);
+
+#endif

@@ -1,0 +1,55 @@
+# The browser console: its assets are copied to $(BUILD)/web, which the server serves at
+# /, next to sockgate_wasm.js, the WebAssembly build of the JSL parser and the codec
+# (web/jsl_parser.c, engine/codec.c) made by Debian's emcc. Included by the top Makefile.
+#
+#   make web        build $(BUILD)/web
+#   make web-test   node tests of the wasm module, then browser tests in real Chromium
+#                   (these start $(BUILD)/sockgate, so build it first)
+
+WEB_ASSETS := index.html console.css console.js jsl.js interp.js
+WEB_OUT := $(WEB_ASSETS:%=$(BUILD)/web/%)
+WEB_WASM := $(BUILD)/web/sockgate_wasm.js
+WEB_WASM_SRC := web/jsl_parser.c engine/codec.c
+
+EMCC ?= emcc
+# Debian's emcc runs JavaScript tools that need acorn from /usr/share/nodejs.
+EMCC_ENV := NODE_PATH=/usr/share/nodejs
+WEB_WASM_EXPORTS := _malloc,_free,_jsl_parse,_jsl_work_size
+WEB_WASM_EXPORTS := $(WEB_WASM_EXPORTS),_codec_encode,_codec_decode,_codec_encoded_max
+WEB_WASM_EXPORTS := $(WEB_WASM_EXPORTS),_codec_decoded_max,_codec_encoding_from_name
+# One self-contained CommonJS-or-global script (the .wasm inlined), which works under
+# node and in the page, and needs nothing but 'wasm-unsafe-eval' from the page's CSP.
+EMCC_FLAGS := -O2 -std=gnu11 -Wall -Wextra -Werror -Iengine -Iweb \
+	-sMODULARIZE=1 -sEXPORT_NAME=SockgateWasm -sSINGLE_FILE=1 -sENVIRONMENT=web,node \
+	-sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sDYNAMIC_EXECUTION=0 \
+	-sEXPORTED_FUNCTIONS=$(WEB_WASM_EXPORTS)
+
+WEB_TEST_DIR := tests/web
+WEB_NODE_MODULES := $(WEB_TEST_DIR)/node_modules/.package-lock.json
+
+.PHONY: web web-test web-test-node web-test-browser
+
+web: $(WEB_OUT) $(WEB_WASM)
+
+$(WEB_OUT): $(BUILD)/web/%: web/%
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(WEB_WASM): $(WEB_WASM_SRC) web/jsl_parser.h engine/codec.h web/web.mk
+	@mkdir -p $(dir $@)
+	$(EMCC_ENV) $(EMCC) $(EMCC_FLAGS) $(WEB_WASM_SRC) -o $@
+
+# playwright-core is the only npm dependency; it drives the system's Chromium and never
+# downloads a browser of its own.
+$(WEB_NODE_MODULES): $(WEB_TEST_DIR)/package.json $(WEB_TEST_DIR)/package-lock.json
+	cd $(WEB_TEST_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+web-test: web $(WEB_NODE_MODULES)
+	SOCKGATE_BUILD=$(BUILD) node --test $(WEB_TEST_DIR)/*.test.js
+
+web-test-node: web
+	SOCKGATE_BUILD=$(BUILD) node --test $(WEB_TEST_DIR)/jsl.test.js
+
+web-test-browser: web $(WEB_NODE_MODULES)
+	SOCKGATE_BUILD=$(BUILD) node --test $(WEB_TEST_DIR)/console.browser.test.js
