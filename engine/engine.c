@@ -40,6 +40,11 @@ int eng_cmd_from_name(const char *name, enum eng_cmd *out)
     return -EINVAL;
 }
 
+int64_t eng_wall_ms(void)
+{
+    return engi_wall_ms();
+}
+
 int64_t engi_wall_ms(void)
 {
     struct timeval tv;
@@ -352,6 +357,21 @@ void eng_socket_foreach(struct eng *e, int owner,
             continue;
         socket_fill_info(s, &info);
         fn(ctx, &info);
+    }
+}
+
+void eng_close_idle(struct eng *e, int64_t before_ms,
+                    void (*fn)(void *ctx, int owner, const char *id), void *ctx)
+{
+    struct eng_socket *s = e->all_head;
+    while (s) {
+        struct eng_socket *next = s->all_next;
+        /* A socket someone waits on is in use, however long the wait. */
+        if (s->used_ms < before_ms && !s->readq.head && !s->writeq.head) {
+            fn(ctx, s->owner, s->id);
+            engi_socket_close(s, ENG_ECLOSED);
+        }
+        s = next;
     }
 }
 

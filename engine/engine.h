@@ -109,6 +109,9 @@ void eng_free(struct eng *e);
  * engine callback is on the stack. */
 void eng_collect(struct eng *e);
 
+/* Wall-clock milliseconds since the epoch, the clock of last-used times. */
+int64_t eng_wall_ms(void);
+
 /* Milliseconds until the resolver next needs eng_resolver_tick, or -1. */
 int eng_resolver_timeout(struct eng *e);
 void eng_resolver_tick(struct eng *e);
@@ -156,6 +159,11 @@ int eng_socket_info(struct eng *e, int owner, const char *id, struct eng_socket_
 /* Calls fn for every socket of `owner` (any owner when owner < 0), in creation order. */
 void eng_socket_foreach(struct eng *e, int owner,
                         void (*fn)(void *ctx, const struct eng_socket_info *info), void *ctx);
+
+/* Closes every socket with no operation pending that was last used before `before_ms`
+ * (wall-clock ms since the epoch), calling fn(ctx, owner, id) for each just before. */
+void eng_close_idle(struct eng *e, int64_t before_ms,
+                    void (*fn)(void *ctx, int owner, const char *id), void *ctx);
 
 /* Open sockets of `owner`. */
 size_t eng_socket_count(const struct eng *e, int owner);

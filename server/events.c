@@ -52,6 +52,7 @@ struct listener {
     bool suspended;                  /* waiting for an event */
     bool heartbeat_due;              /* send a comment line */
     bool gone;                       /* the client hung up */
+    bool ending;                     /* the server is shutting down: end the stream */
     bool hello_sent;                 /* the opening retry line went out */
     struct eng_watch hangup;         /* the socket, while suspended */
 };
@@ -101,7 +102,7 @@ void events_end_streams(struct events *ev)
 {
     for (size_t i = 0; i < EVENTS_MAX_OWNERS; i++)
         for (struct listener *l = ev->owners[i].listeners; l; l = l->next) {
-            l->gone = true;
+            l->ending = true;
             listener_wake(l);
         }
 }
@@ -218,7 +219,9 @@ static ssize_t listener_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct listener *l = cls;
-    if (!l->ev || l->gone)
+    if (!l->ev || l->ending)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (l->gone)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     struct owner_events *oe = l->oe;
     size_t used = 0;

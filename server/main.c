@@ -94,8 +94,35 @@ static int ensure_token(struct cfg *cfg, bool *generated)
     return 0;
 }
 
+static void idle_closed(void *ctx, int owner, const char *id)
+{
+    struct srv *s = ctx;
+    char data[200];
+    int n = snprintf(data, sizeof(data),
+                     "[\"close\",\"TIMEDOUT: the socket was unused for %g s and was closed.\",\"%s\"]",
+                     s->cfg->idle_timeout, id);
+    events_publish(s->events, owner, "close", data, (size_t)n);
+}
+
+static struct srv *idle_srv;
+
+/* Closes sockets nobody has used for --idle-timeout, a few times per period. */
+static void idle_sweep(struct eng_timer *t)
+{
+    struct srv *s = idle_srv;
+    double period = s->cfg->idle_timeout;
+    eng_close_idle(s->eng, eng_wall_ms() - (int64_t)(period * 1000), idle_closed, s);
+    uint64_t step = (uint64_t)(period * 250);
+    eng_timer_start(s->loop, t, eng_now_ms() + (step < 100 ? 100 : step > 1000 ? 1000 : step));
+}
+
 static int run_loop(struct srv *s, int sigfd)
 {
+    struct eng_timer idle;
+    eng_timer_init(&idle, idle_sweep);
+    idle_srv = s;
+    if (s->cfg->idle_timeout > 0)
+        eng_timer_start(s->loop, &idle, eng_now_ms() + 100);
     struct eng_watch sigwatch;
     eng_watch_init(&sigwatch, sigfd, signal_ready);
     eng_watch_set(s->loop, &sigwatch, EPOLLIN);
@@ -126,6 +153,7 @@ static int run_loop(struct srv *s, int sigfd)
         eng_collect(s->eng);
     }
     eng_watch_set(s->loop, &sigwatch, 0);
+    eng_timer_stop(s->loop, &idle);
     return 0;
 }
 
