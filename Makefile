@@ -38,27 +38,34 @@ INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 INTEG_LIB_SRC := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
 INTEG_LIB_OBJ := $(INTEG_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps run test test-native test-asan unit integration clean
+.PHONY: all deps run test test-native test-asan test-bins clean
 all: $(BUILD)/sockgate web
+
+# Set V=1 to see whole command lines.
+Q := $(if $(V),,@)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libengine.a: $(ENGINE_OBJ) $(WEB_C_OBJ)
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 $(BUILD)/libserver.a: $(SERVER_OBJ)
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/sockgate: $(BUILD)/obj/server/main.o $(BUILD)/libserver.a $(BUILD)/libengine.a
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libserver.a $(BUILD)/libengine.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -Itests/unit $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER) $(LDLIBS_TEST)
+	@$(if $(V),,echo "  TEST    $@")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/unit $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER) $(LDLIBS_TEST)
 $(BUILD)/tests/%: tests/integration/%.c $(INTEG_LIB_OBJ) $(BUILD)/libserver.a $(BUILD)/libengine.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -Itests/integration $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER) $(LDLIBS_TEST)
+	@$(if $(V),,echo "  TEST    $@")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/integration $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER) $(LDLIBS_TEST)
 
 deps:
 	@scripts/ensure-deps.sh build test wasm browser
@@ -74,15 +81,20 @@ test:
 	@$(MAKE) --no-print-directory test-native
 	@$(MAKE) --no-print-directory test-asan
 
+# The C tests (unit and integration) on the optimised build, then the console's node
+# and browser tests, then a replay of every fuzzing corpus and regression input.
 test-native: all $(UNIT_BIN) $(INTEG_BIN)
 	@scripts/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
+	@tests/readme/walkthrough.sh $(BUILD)/sockgate
 	@$(MAKE) --no-print-directory web-test
+	@$(MAKE) --no-print-directory fuzz-regress
 
+# The same C tests on a build with AddressSanitizer and UBSan, server included.
 test-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 build/asan/sockgate unit-bins-asan
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test-bins
 	@scripts/run-tests.sh build/asan $(UNIT_BIN:$(BUILD)/%=build/asan/%) $(INTEG_BIN:$(BUILD)/%=build/asan/%)
 
-unit-bins-asan: $(UNIT_BIN) $(INTEG_BIN)
+test-bins: $(BUILD)/sockgate $(UNIT_BIN) $(INTEG_BIN)
 
 clean:
 	rm -rf build

@@ -10,5 +10,5 @@ for t in "$@"; do
     if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names="$failed_names $t"; fi
 done
 [ $failed -eq 0 ] || echo "failed:$failed_names"
-echo "test binaries ($build): $passed passed, $failed failed"
+echo "binaries: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "cors.h"
 #include "log.h"
 #include "metrics.h"
 #include "render.h"
@@ -203,6 +204,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return srv_reply_error(r, 500, "request", -ENOMEM, NULL);
     if (s->stopping)
         return srv_reply_error(r, 503, "request", ENG_ESHUTDOWN, NULL);
+    enum MHD_Result ret;
+    if (!cors_admit(r, method, &ret))
+        return ret;
     if (r->body_too_large) {
         char detail[96];
         snprintf(detail, sizeof(detail), "the request body is larger than the %zu bytes allowed",
@@ -266,7 +270,6 @@ int srv_http_start(struct srv *s)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_END);
     if (!s->mhd) {
         fprintf(stderr, "sockgate: cannot listen on %s: %s\n", cfg->listen,

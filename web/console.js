@@ -387,7 +387,9 @@
     const addr = pick(s, `${side}_address`, `${side}_addr`, `${side}_host`, `${side}.address`,
       `${side}.addr`, `${side}.host`);
     const port = pick(s, `${side}_port`, `${side}.port`);
-    if (addr === undefined && port === undefined) return '—';
+    const unset = (addr === undefined || addr === '0.0.0.0' || addr === '::') &&
+      (port === undefined || String(port) === '0');
+    if (unset) return '—';
     const a = addr === undefined ? '*' : String(addr);
     return `${a.includes(':') ? `[${a}]` : a}:${port === undefined ? '*' : port}`;
   }

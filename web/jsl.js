@@ -4,7 +4,8 @@
  * results into plain values. The console page and the node tests both use it:
  *
  *     const jsl = SockgateJSL(await SockgateWasm());       // browser (globals)
- *     const jsl = require('./jsl.js')(await require('./sockgate_wasm.js')());  // node
+ *     const jsl = require('./jsl.js')(await require('./sockgate_wasm.js')({
+ *       wasmBinary: fs.readFileSync('.../sockgate_wasm.wasm') }));              // node
  *
  * Every block it allocates in the module is freed before the call returns.
  */

@@ -9,6 +9,7 @@
 WEB_ASSETS := index.html console.css console.js jsl.js interp.js
 WEB_OUT := $(WEB_ASSETS:%=$(BUILD)/web/%)
 WEB_WASM := $(BUILD)/web/sockgate_wasm.js
+WEB_WASM_BIN := $(BUILD)/web/sockgate_wasm.wasm
 WEB_WASM_SRC := web/jsl_parser.c engine/codec.c
 
 EMCC ?= emcc
@@ -17,10 +18,11 @@ EMCC_ENV := NODE_PATH=/usr/share/nodejs
 WEB_WASM_EXPORTS := _malloc,_free,_jsl_parse,_jsl_work_size
 WEB_WASM_EXPORTS := $(WEB_WASM_EXPORTS),_codec_encode,_codec_decode,_codec_encoded_max
 WEB_WASM_EXPORTS := $(WEB_WASM_EXPORTS),_codec_decoded_max,_codec_encoding_from_name
-# One self-contained CommonJS-or-global script (the .wasm inlined), which works under
-# node and in the page, and needs nothing but 'wasm-unsafe-eval' from the page's CSP.
+# A CommonJS-or-global loader script beside its .wasm, which works under node and in
+# the page. Not -sSINGLE_FILE: this emcc then fetches a data: URL, which the page's CSP
+# (connect-src 'self') refuses; the separate .wasm is fetched from 'self' instead.
 EMCC_FLAGS := -O2 -std=gnu11 -Wall -Wextra -Werror -Iengine -Iweb \
-	-sMODULARIZE=1 -sEXPORT_NAME=SockgateWasm -sSINGLE_FILE=1 -sENVIRONMENT=web,node \
+	-sMODULARIZE=1 -sEXPORT_NAME=SockgateWasm -sENVIRONMENT=web,node \
 	-sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sDYNAMIC_EXECUTION=0 \
 	-sEXPORTED_FUNCTIONS=$(WEB_WASM_EXPORTS)
 
@@ -29,15 +31,15 @@ WEB_NODE_MODULES := $(WEB_TEST_DIR)/node_modules/.package-lock.json
 
 .PHONY: web web-test web-test-node web-test-browser
 
-web: $(WEB_OUT) $(WEB_WASM)
+web: $(WEB_OUT) $(WEB_WASM) $(WEB_WASM_BIN)
 
 $(WEB_OUT): $(BUILD)/web/%: web/%
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(WEB_WASM): $(WEB_WASM_SRC) web/jsl_parser.h engine/codec.h web/web.mk
-	@mkdir -p $(dir $@)
-	$(EMCC_ENV) $(EMCC) $(EMCC_FLAGS) $(WEB_WASM_SRC) -o $@
+$(WEB_WASM) $(WEB_WASM_BIN) &: $(WEB_WASM_SRC) web/jsl_parser.h engine/codec.h web/web.mk
+	@mkdir -p $(dir $(WEB_WASM))
+	$(EMCC_ENV) $(EMCC) $(EMCC_FLAGS) $(WEB_WASM_SRC) -o $(WEB_WASM)
 
 # playwright-core is the only npm dependency; it drives the system's Chromium and never
 # downloads a browser of its own.

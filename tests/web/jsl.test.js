@@ -8,7 +8,7 @@
  */
 'use strict';
 
-const test = require('node:test');
+const { test, before } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -24,8 +24,10 @@ const { Session, JslError, formatValue, curlFor } = require(path.join(webDir, 'i
 let wasm;
 let jsl;
 
-test.before(async () => {
-  wasm = await SockgateWasm();
+before(async () => {
+  /* Handed the bytes, because this emcc (3.1.6) would fetch() the file path under a node
+   * that has a global fetch. */
+  wasm = await SockgateWasm({ wasmBinary: fs.readFileSync(path.join(webDir, 'sockgate_wasm.wasm')) });
   jsl = SockgateJSL(wasm);
 });
 
