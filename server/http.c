@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "connlimit.h"
 #include "cors.h"
 #include "log.h"
 #include "metrics.h"
@@ -56,6 +57,9 @@ enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->srv->cfg->cors[0])
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
+    /* Over a limit or shutting down: free the connection rather than keep it alive. */
+    if (status == 413 || status == 429 || status == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     r->answered = true;
@@ -204,6 +208,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return srv_reply_error(r, 500, "request", -ENOMEM, NULL);
     if (s->stopping)
         return srv_reply_error(r, 503, "request", ENG_ESHUTDOWN, NULL);
+    const char *why;
+    if (connlimit_exceeded(s->connlimit, conn, &why))
+        return srv_reply_error(r, 429, "request", ENG_ELIMIT, why);
     enum MHD_Result ret;
     if (!cors_admit(r, method, &ret))
         return ret;
@@ -260,6 +267,9 @@ static void mhd_ready(struct eng_watch *w, uint32_t events)
 int srv_http_start(struct srv *s)
 {
     const struct cfg *cfg = s->cfg;
+    s->connlimit = connlimit_new(cfg->max_connections, cfg->max_connections_per_ip);
+    if (!s->connlimit)
+        return -1;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (cfg->listen_addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -267,8 +277,10 @@ int srv_http_start(struct srv *s)
         flags, 0, NULL, NULL, access_handler, s,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->listen_addr,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
+        /* The hard cap sits above --max-connections so that the connections beyond it
+         * can still be told 429 (see connlimit.h). */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(cfg->max_connections + 256),
+        MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, s->connlimit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
         MHD_OPTION_END);
     if (!s->mhd) {
@@ -309,4 +321,6 @@ void srv_http_stop(struct srv *s)
     eng_watch_set(s->loop, &s->mhd_watch, 0);
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
+    connlimit_free(s->connlimit);
+    s->connlimit = NULL;
 }

@@ -16,6 +16,7 @@
 
 struct events;
 struct metrics;
+struct connlimit;
 
 struct srv {
     struct cfg *cfg;                 /* settings */
@@ -26,6 +27,7 @@ struct srv {
     struct eng_watch mhd_watch;      /* the daemon's epoll fd in our set */
     struct events *events;           /* event streams per credential */
     struct metrics *metrics;         /* counters for /metrics */
+    struct connlimit *connlimit;     /* HTTP connection counts */
     bool stopping;                   /* shutting down: new requests get 503 */
     unsigned active_requests;        /* requests begun and not completed */
     unsigned suspended;              /* requests waiting on the engine */

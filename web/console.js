@@ -129,10 +129,10 @@
         const dump = el('pre', { class: 'hexdump', hidden: true, text: hexDump(bytes) });
         const toggle = el('button', {
           type: 'button', class: 'small toggle', title: 'Show the received bytes as a hex dump',
-          text: 'hex dump',
+          text: 'hex dump', 'aria-pressed': 'false',
           onclick: () => {
             dump.hidden = !dump.hidden;
-            toggle.textContent = dump.hidden ? 'hex dump' : 'ascii~hex';
+            toggle.setAttribute('aria-pressed', String(!dump.hidden));
             toggle.classList.toggle('on', !dump.hidden);
           },
         });
@@ -406,7 +406,7 @@
       box.replaceChildren(el('p', { class: 'empty', text: 'No open sockets.' }));
       return;
     }
-    const head = el('tr', {}, ...['id', 'type', 'state', 'local', 'peer', 'in / out', 'pending']
+    const head = el('tr', {}, ...['socket', 'state', 'local · peer', 'in / out', 'pending']
       .map((h) => el('th', { scope: 'col', text: h })));
     const rows = list.map((s) => {
       const blocking = pick(s, 'blocking');
@@ -414,21 +414,21 @@
       const isBlocking = blocking !== undefined ? blocking === true || blocking === 'true' || blocking === 1
         : nonblocking !== undefined ? !(nonblocking === true || nonblocking === 'true') : undefined;
       const state = String(pick(s, 'state', 'status') ?? '—');
-      const cells = [
-        ['id', String(pick(s, 'id', 'socket', 'name') ?? '?')],
-        ['type', String(pick(s, 'type', 'kind') ?? '—')],
-        ['state', state + (isBlocking === false ? ' · non-blocking' : '')],
-        ['local', endpoint(s, 'local')],
-        ['peer', endpoint(s, 'peer')],
-        ['in / out', `${pick(s, 'bytes_in', 'bytes_received', 'rx_bytes', 'in') ?? 0} / ` +
-          `${pick(s, 'bytes_out', 'bytes_sent', 'tx_bytes', 'out') ?? 0}`],
-        ['pending', String(countOf(pick(s, 'pending', 'pending_ops', 'pending_operations', 'waits')))],
-      ];
-      const tr = el('tr', { 'data-state': state.toLowerCase() });
-      for (const [label, text] of cells) {
-        tr.append(el('td', { 'data-label': label, class: `c-${label.replace(/\W+/g, '')}`, text }));
-      }
-      return tr;
+      const bytesIn = pick(s, 'bytes_in', 'bytes_received', 'rx_bytes', 'in') ?? 0;
+      const bytesOut = pick(s, 'bytes_out', 'bytes_sent', 'tx_bytes', 'out') ?? 0;
+      return el('tr', { 'data-state': state.toLowerCase() },
+        el('td', { class: 'c-id', 'data-label': 'socket' },
+          el('span', { class: 'sock-id', text: String(pick(s, 'id', 'socket', 'name') ?? '?') }),
+          el('span', { class: 'c-type', text: String(pick(s, 'type', 'kind') ?? '') })),
+        el('td', { class: 'c-state', 'data-label': 'state' },
+          el('span', { class: 'state-name', text: state }),
+          isBlocking === false ? el('span', { class: 'c-mode', text: 'non-blocking' }) : null),
+        el('td', { class: 'c-addr', 'data-label': 'local · peer' },
+          el('span', { class: 'c-local', title: 'local address', text: endpoint(s, 'local') }),
+          el('span', { class: 'c-peer', title: 'peer address', text: endpoint(s, 'peer') })),
+        el('td', { class: 'c-inout', 'data-label': 'in / out', text: `${bytesIn} / ${bytesOut}` }),
+        el('td', { class: 'c-pending', 'data-label': 'pending',
+          text: String(countOf(pick(s, 'pending', 'pending_ops', 'pending_operations', 'waits'))) }));
     });
     box.replaceChildren(el('table', { class: 'socket-table' }, el('thead', {}, head),
       el('tbody', {}, ...rows)));

@@ -6,7 +6,7 @@
 #   make web-test   node tests of the wasm module, then browser tests in real Chromium
 #                   (these start $(BUILD)/sockgate, so build it first)
 
-WEB_ASSETS := index.html console.css console.js jsl.js interp.js
+WEB_ASSETS := index.html console.css console.js jsl.js interp.js favicon.svg
 WEB_OUT := $(WEB_ASSETS:%=$(BUILD)/web/%)
 WEB_WASM := $(BUILD)/web/sockgate_wasm.js
 WEB_WASM_BIN := $(BUILD)/web/sockgate_wasm.wasm

@@ -300,7 +300,7 @@ test('on a phone-sized screen nothing overflows sideways', async (t) => {
 });
 
 test('screenshot for the README', { skip: process.env.SOCKGATE_SCREENSHOT === '0' }, async (t) => {
-  const page = await openConsole(t, { viewport: { width: 1280, height: 800 } });
+  const page = await openConsole(t, { viewport: { width: 1280, height: 880 } });
   await page.waitForFunction(() => document.getElementById('events-status').dataset.state === 'ok',
     null, { timeout: 10000 });
   await run(page, 's = Socket();');
