@@ -147,12 +147,7 @@ void eng_give_back(struct eng *e, struct eng_list *list)
 {
     if (!list)
         return;
-    struct eng_socket *s = NULL;
-    for (struct eng_socket *c = e->all_head; list->sock_num && c; c = c->all_next)
-        if (c->num == list->sock_num) {
-            s = c;
-            break;
-        }
+    struct eng_socket *s = list->sock_num ? engi_socket_by_num(e, list->sock_num) : NULL;
     struct eng_item *data = NULL;
     for (int i = 0; i < list->nitems; i++)
         if (list->items[i].is_data)

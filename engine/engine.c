@@ -148,12 +148,17 @@ static uint64_t id_to_num(const struct eng *e, const char *id)
 
 struct eng_socket *engi_socket_find(struct eng *e, int owner, const char *id)
 {
-    uint64_t num = id_to_num(e, id);
+    struct eng_socket *s = engi_socket_by_num(e, id_to_num(e, id));
+    return s && (owner < 0 || s->owner == owner) ? s : NULL;
+}
+
+struct eng_socket *engi_socket_by_num(struct eng *e, uint64_t num)
+{
     if (num == 0)
         return NULL;
     for (struct eng_socket *s = e->buckets[bucket_of(num)]; s; s = s->hash_next)
         if (s->num == num)
-            return (owner < 0 || s->owner == owner) ? s : NULL;
+            return s;
     return NULL;
 }
 

@@ -77,6 +77,7 @@ struct eng_op {
     enum eng_cmd cmd;                /* what it does */
     enum engi_phase phase;           /* where it waits */
     struct eng_timer timer;          /* timeout */
+    uint64_t timeout_ms;             /* its length, 0 for none; a repeat re-arms it */
     eng_done_fn done;                /* delivery */
     void *ctx;                       /* done's argument */
     bool background;                 /* delivered as an event */
@@ -135,6 +136,7 @@ void engi_addr_set_port(struct sockaddr_storage *ss, uint16_t port);
 
 /* Socket table (engine.c). */
 struct eng_socket *engi_socket_find(struct eng *e, int owner, const char *id);
+struct eng_socket *engi_socket_by_num(struct eng *e, uint64_t num);
 struct eng_socket *engi_socket_add(struct eng *e, int owner, int fd, int type, int family);
 void engi_socket_close(struct eng_socket *s, int code);
 void engi_kick(struct eng_socket *s);

@@ -114,6 +114,7 @@ void engi_op_start_timer(struct eng_op *op, double timeout)
     if (timeout < 0)
         return;
     uint64_t ms = (uint64_t)(timeout * 1000.0 + 0.5);
+    op->timeout_ms = ms;
     eng_timer_start(op->e->loop, &op->timer, eng_now_ms() + ms);
 }
 
@@ -127,7 +128,10 @@ void engi_op_finish(struct eng_op *op, struct eng_list *list)
     }
     struct eng_socket *s = op->sock;
     if (op->repeat && list && list->err == 0 && s->state != ENGI_CLOSED) {
-        /* A repeating background operation stays at its place for the next arrival. */
+        /* A repeating background operation stays at its place for the next arrival;
+         * its timeout counts again from this delivery. */
+        if (op->timeout_ms)
+            eng_timer_start(op->e->loop, &op->timer, eng_now_ms() + op->timeout_ms);
         op->done(op->ctx, list);
         return;
     }

@@ -16,6 +16,8 @@
 #include "render.h"
 
 #define EVENTS_HEARTBEAT_MS 15000
+/* Bytes of events kept per credential: recv events can be megabytes each. */
+#define EVENTS_MAX_BYTES (64u << 20)
 #define EVENTS_MAX_OWNERS ENG_MAX_OWNERS
 
 struct event {
@@ -29,6 +31,7 @@ struct listener;
 struct owner_events {
     struct event *ring;              /* capacity events, oldest at head */
     size_t head, count;              /* ring position and fill */
+    size_t bytes;                    /* text bytes held */
     unsigned long long next_id;      /* id of the next event */
     unsigned long long delivered;    /* highest id any listener has received */
     struct listener *listeners;      /* open streams */
@@ -141,12 +144,14 @@ void events_publish(struct events *ev, int owner, const char *name, const char *
         return;
     unsigned long long id = oe->next_id++;
     int n = snprintf(text, cap, "id: %llu\nevent: %s\ndata: %.*s\n\n", id, name, (int)len, data);
-    if (oe->count == ev->capacity) {
+    while (oe->count > 0 && (oe->count == ev->capacity || oe->bytes + (size_t)n > EVENTS_MAX_BYTES)) {
+        oe->bytes -= oe->ring[oe->head].len;
         free(oe->ring[oe->head].text);
         oe->head = (oe->head + 1) % ev->capacity;
         oe->count--;
         ev->dropped++;
     }
+    oe->bytes += (size_t)n;
     oe->ring[(oe->head + oe->count) % ev->capacity] =
         (struct event){.id = id, .text = text, .len = (size_t)n};
     oe->count++;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,12 +105,10 @@ static void idle_closed(void *ctx, int owner, const char *id)
     events_publish(s->events, owner, "close", data, (size_t)n);
 }
 
-static struct srv *idle_srv;
-
 /* Closes sockets nobody has used for --idle-timeout, a few times per period. */
 static void idle_sweep(struct eng_timer *t)
 {
-    struct srv *s = idle_srv;
+    struct srv *s = (struct srv *)((char *)t - offsetof(struct srv, idle_timer));
     double period = s->cfg->idle_timeout;
     eng_close_idle(s->eng, eng_wall_ms() - (int64_t)(period * 1000), idle_closed, s);
     uint64_t step = (uint64_t)(period * 250);
@@ -118,11 +117,9 @@ static void idle_sweep(struct eng_timer *t)
 
 static int run_loop(struct srv *s, int sigfd)
 {
-    struct eng_timer idle;
-    eng_timer_init(&idle, idle_sweep);
-    idle_srv = s;
+    eng_timer_init(&s->idle_timer, idle_sweep);
     if (s->cfg->idle_timeout > 0)
-        eng_timer_start(s->loop, &idle, eng_now_ms() + 100);
+        eng_timer_start(s->loop, &s->idle_timer, eng_now_ms() + 100);
     struct eng_watch sigwatch;
     eng_watch_init(&sigwatch, sigfd, signal_ready);
     eng_watch_set(s->loop, &sigwatch, EPOLLIN);
@@ -153,7 +150,7 @@ static int run_loop(struct srv *s, int sigfd)
         eng_collect(s->eng);
     }
     eng_watch_set(s->loop, &sigwatch, 0);
-    eng_timer_stop(s->loop, &idle);
+    eng_timer_stop(s->loop, &s->idle_timer);
     return 0;
 }
 

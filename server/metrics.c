@@ -4,6 +4,7 @@
  */
 #include "metrics.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 struct metrics {
     const char *outcome_names[METRICS_OUTCOMES];  /* "ok", "WOULDBLOCK", ... */
     int outcome_codes[METRICS_OUTCOMES];          /* their codes */
+    bool outcome_owned[METRICS_OUTCOMES];         /* the name was copied */
     size_t noutcomes;
     unsigned long long commands[METRICS_NAMES][METRICS_OUTCOMES];
     unsigned long long statuses[METRICS_STATUSES];
@@ -34,6 +36,11 @@ struct metrics *metrics_new(void)
 
 void metrics_free(struct metrics *m)
 {
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->noutcomes; i++)
+        if (m->outcome_owned[i])
+            free((char *)m->outcome_names[i]);
     free(m);
 }
 
@@ -57,7 +64,10 @@ static size_t outcome_index(struct metrics *m, int code)
     char buf[24];
     const char *n = eng_err_name(code, buf, sizeof(buf));
     /* Names from the table are static; an unnamed errno gets a lasting copy. */
+    m->outcome_owned[m->noutcomes] = n == buf;
     m->outcome_names[m->noutcomes] = n == buf ? strdup(buf) : n;
+    if (!m->outcome_names[m->noutcomes])
+        m->outcome_names[m->noutcomes] = "other";
     m->outcome_codes[m->noutcomes] = code;
     return m->noutcomes++;
 }

@@ -28,6 +28,7 @@ struct srv {
     struct events *events;           /* event streams per credential */
     struct metrics *metrics;         /* counters for /metrics */
     struct connlimit *connlimit;     /* HTTP connection counts */
+    struct eng_timer idle_timer;     /* closes unused sockets (--idle-timeout) */
     bool stopping;                   /* shutting down: new requests get 503 */
     unsigned active_requests;        /* requests begun and not completed */
     unsigned suspended;              /* requests waiting on the engine */

@@ -246,10 +246,12 @@ size_t sse_dechunk_run(struct sse_dechunk *d, char *buf, size_t len)
 
 /* ---- the socket ---- */
 
-static int connect_loopback(uint16_t port)
+static int connect_loopback(uint16_t port, int rcvbuf)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
+    if (rcvbuf > 0)
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
@@ -309,13 +311,13 @@ static void stream_feed(struct sse_stream *s, char *buf, size_t n)
 }
 
 void sse_open_path(struct sse_stream *s, uint16_t port, const char *path, const char *headers,
-                   int timeout_ms)
+                   int rcvbuf, int timeout_ms)
 {
     memset(s, 0, sizeof(*s));
     s->parser = malloc(sizeof(*s->parser));
     assert_non_null(s->parser);
     sse_parser_init(s->parser);
-    s->fd = connect_loopback(port);
+    s->fd = connect_loopback(port, rcvbuf);
     char req[2048];
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
@@ -359,7 +361,7 @@ void sse_open(struct sse_stream *s, uint16_t port, const char *last_id)
     char headers[128] = "";
     if (last_id)
         snprintf(headers, sizeof(headers), "Last-Event-ID: %s\r\n", last_id);
-    sse_open_path(s, port, "/events", headers, 10000);
+    sse_open_path(s, port, "/events", headers, 0, 10000);
     if (s->status != 200)
         fail_msg("GET /events answered %d:\n%s", s->status, s->headers);
     if (!strcasestr(s->headers, "\r\nContent-Type: text/event-stream"))

@@ -77,10 +77,11 @@ struct sse_stream {
 };
 
 /* Opens GET <path> (normally "/events") on 127.0.0.1:port with optional extra header
- * lines ("Name: value\r\n" each) and reads the answer's head within timeout_ms. Fails the
- * test on a transport error; the status is in s->status. */
+ * lines ("Name: value\r\n" each) and reads the answer's head within timeout_ms. rcvbuf > 0
+ * sets SO_RCVBUF first (a slow reader). Fails the test on a transport error; the status is
+ * in s->status. */
 void sse_open_path(struct sse_stream *s, uint16_t port, const char *path, const char *headers,
-                   int timeout_ms);
+                   int rcvbuf, int timeout_ms);
 /* GET /events, with `Last-Event-ID: last_id` when last_id is not NULL; expects 200 and
  * text/event-stream. */
 void sse_open(struct sse_stream *s, uint16_t port, const char *last_id);

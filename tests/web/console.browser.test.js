@@ -90,6 +90,8 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   gateway = spawn(gatewayBin, ['--listen', `127.0.0.1:${port}`, '--web-dir', path.join(build, 'web'),
     '--token', TOKEN, '--max-wait', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /* Even if this process dies early (an uncaught error, a closed stdout pipe). */
+  process.on('exit', () => { if (gateway.exitCode === null) gateway.kill('SIGKILL'); });
   gateway.stdout.on('data', (d) => { gatewayLog += d; });
   gateway.stderr.on('data', (d) => { gatewayLog += d; });
   await waitForHealth(base, 10000);
@@ -237,6 +239,46 @@ test('errors are shown and leave the page working', async (t) => {
   /* And the page still works. */
   await run(page, 'c << close(); Show(1)');
   assert.equal(await text(page.locator('.entry').last().locator('.show')), '1');
+});
+
+test('a blocking recv shows as pending, queues the next line, and can be cancelled',
+  async (t) => {
+    const page = await openConsole(t);
+    await run(page, `s = Socket(); s << connect("127.0.0.1", ${tcpPort})`);
+    const input = page.locator('#input');
+    await input.fill('s << recv(100)');
+    await input.press('Enter');
+    const waiting = page.locator('.entry').last();
+    await page.waitForFunction(() => /^waiting \d+ s…$/.test(
+      (document.querySelector('.call.pending .waiting') || {}).textContent || ''), null,
+    { timeout: 5000 });
+    await input.fill('Show("next")');
+    await input.press('Enter');
+    assert.ok(await page.locator('.entry').last().evaluate((n) => n.classList.contains('queued')));
+
+    await waiting.locator('button.cancel').click();
+    await page.waitForFunction(() => !document.querySelector('.entry.queued, .entry.running'));
+    assert.equal(await text(waiting.locator('.error')), 'recv: cancelled');
+    assert.equal(await text(page.locator('.entry').last().locator('.show')), '"next"');
+
+    /* The cancelled wait took no byte: the next recv gets the whole answer. */
+    await run(page, 's << send("PING~0d~0a")');
+    const e = await run(page, 's << recv(100)');
+    assert.equal(await text(e.locator('.answer')), '["recv","ok","+PONG~0D~0A"]');
+    await run(page, 's << close()');
+  });
+
+test('an event stream that answers 404 is shown as unavailable', async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  t.after(() => context.close());
+  await context.route('**/events*', (route) => route.fulfill({
+    status: 404, contentType: 'application/json', body: '["events","INVAL: no such endpoint."]',
+  }));
+  const page = await openConsole(t, { context });
+  await page.waitForFunction(() => document.getElementById('events-status').textContent ===
+    'events: unavailable', null, { timeout: 10000 });
+  const e = await run(page, 'Show("still works")');
+  assert.equal(await text(e.locator('.show')), '"still works"');
 });
 
 test('without the token the gateway answers AUTH, shown as a list', async (t) => {
