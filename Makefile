@@ -103,5 +103,6 @@ clean:
 -include web/web.mk
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include docker.mk
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

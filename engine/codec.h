@@ -36,7 +36,8 @@ size_t codec_decoded_max(enum codec_encoding enc, size_t len);
 
 /* Decodes `len` chars of `in` into `out`, which holds at least codec_decoded_max() bytes.
  * Returns the number of bytes written, or -EINVAL for malformed input, in which case
- * *err_offset (if not NULL) is the offset in `in` of the first bad character or escape.
+ * *err_offset (if not NULL) is the offset in `in` of the first bad character or escape,
+ * or -EOVERFLOW when the count does not fit a long (inputs over 2 GB in 32-bit wasm).
  * ascii~hex: "~" and two hex digits of either case is that byte; any other byte (UTF-8
  * included) stands for itself. base64 accepts padding and ignores nothing else. */
 long codec_decode(enum codec_encoding enc, const char *in, size_t len, uint8_t *out,

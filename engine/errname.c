@@ -82,7 +82,8 @@ size_t eng_err_format(char *buf, size_t buflen, int code, const char *detail)
     char numbuf[24];
     const char *name = eng_err_name(code, numbuf, sizeof(numbuf));
     int n = snprintf(buf, buflen, "%s: %s.", name, detail ? detail : eng_err_text(code));
-    if (n < 0)
+    /* With no room at all nothing was written; buflen - 1 would wrap around. */
+    if (n < 0 || buflen == 0)
         return 0;
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
 }

@@ -62,6 +62,8 @@ struct eng_list *engi_list_new(enum eng_cmd cmd)
 }
 
 static void list_set_err_v(struct eng_list *l, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void list_set_err_v(struct eng_list *l, int code, const char *fmt, va_list ap)
 {
     char detail[256], text[320];
     if (fmt)

@@ -71,6 +71,33 @@ static void unwrap_embedded(uint8_t a[16])
     }
 }
 
+/* Brings an IPv6 rule whose network lies inside an IPv4-embedding prefix to the
+ * v4-mapped form, moving its prefix length to where the IPv4 bits now sit, so that
+ * "2002:a9fe::/32" covers 169.254.0.0/16 and nothing else. A rule broader than the
+ * embedding prefix stays an IPv6 rule. */
+static void unwrap_rule(uint8_t a[16], unsigned *prefix)
+{
+    if (a[0] == 0x20 && a[1] == 0x02) {
+        if (*prefix < 16)
+            return;
+        unsigned v4bits = (*prefix > 48 ? 48 : *prefix) - 16;
+        unwrap_embedded(a);
+        *prefix = 96 + v4bits;
+    } else if (*prefix >= 96) {
+        unwrap_embedded(a); /* NAT64, v4-compatible: the IPv4 bits stay at 96..127 */
+    }
+}
+
+/* strtol for the rule syntax: a plain decimal number, no sign or blank before it. */
+static long parse_decimal(const char *s, char **end)
+{
+    if (*s < '0' || *s > '9') {
+        *end = (char *)s;
+        return 0;
+    }
+    return strtol(s, end, 10);
+}
+
 static int parse_addr(const char *s, uint8_t out[16], unsigned *bits)
 {
     uint8_t v4[4];
@@ -92,13 +119,13 @@ static int parse_ports(const char *s, struct policy_rule *r)
         if (r->nports >= POLICY_MAX_PORT_RANGES)
             return -EINVAL;
         char *end;
-        long lo = strtol(s, &end, 10), hi = lo;
+        long lo = parse_decimal(s, &end), hi = lo;
         if (end == s || lo < 0 || lo > 65535)
             return -EINVAL;
         s = end;
         if (*s == '-') {
             const char *start = ++s;
-            hi = strtol(start, &end, 10);
+            hi = parse_decimal(start, &end);
             if (end == start || hi < lo || hi > 65535)
                 return -EINVAL;
             s = end;
@@ -106,10 +133,10 @@ static int parse_ports(const char *s, struct policy_rule *r)
         r->port_lo[r->nports] = (uint16_t)lo;
         r->port_hi[r->nports] = (uint16_t)hi;
         r->nports++;
-        if (*s == ',')
+        if (*s == ',' && s[1])
             s++;
         else if (*s)
-            return -EINVAL;
+            return -EINVAL; /* junk, or a trailing comma */
     }
     return r->nports ? 0 : -EINVAL;
 }
@@ -159,7 +186,7 @@ static int parse_rule(const char *text, struct policy_rule *r)
     r->prefix = maxbits;
     if (slash) {
         char *end;
-        long bits = strtol(slash + 1, &end, 10);
+        long bits = parse_decimal(slash + 1, &end);
         if (end == slash + 1 || *end || bits < 0 || bits > (long)maxbits)
             return -EINVAL;
         r->prefix = (unsigned)bits;
@@ -167,7 +194,7 @@ static int parse_rule(const char *text, struct policy_rule *r)
     if (maxbits == 32)
         r->prefix += 96; /* IPv4 rules match in the v4-mapped space */
     else
-        unwrap_embedded(r->addr);
+        unwrap_rule(r->addr, &r->prefix);
     if (ports && parse_ports(ports, r) < 0)
         return -EINVAL;
     return 0;

@@ -416,6 +416,21 @@ static int convert(enum eng_cmd cmd, struct val *slots, const struct args_limits
     return 0;
 }
 
+/* cJSON ends its strings at the first NUL, so a "\u0000" escape would silently cut a
+ * value short (data, or a host name). Backslashes occur only inside strings in valid
+ * JSON, and each escapes the next character, which is skipped so "\\u0000" is text. */
+static bool json_has_nul_escape(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0)
+            return true;
+        i++;
+    }
+    return false;
+}
+
 int args_parse(enum eng_cmd cmd, const char *body, size_t len, const struct args_kv *query,
                size_t nquery, const struct args_limits *lim, struct args_result *out)
 {
@@ -434,6 +449,9 @@ int args_parse(enum eng_cmd cmd, const char *body, size_t len, const struct args
         if (!root)
             rc = fail(out, 400, ENG_EINVAL, "the body is not valid JSON (near offset %zu)",
                       end && end >= body ? (size_t)(end - body) : 0);
+        else if (json_has_nul_escape(body, len))
+            rc = fail(out, 400, ENG_EINVAL, "a JSON string cannot carry \\u0000 here; write "
+                      "a NUL byte as ~00");
         else
             rc = collect_json(cmd, root, slots, out);
     }

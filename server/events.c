@@ -72,7 +72,7 @@ static void listener_wake(struct listener *l)
     if (l->suspended) {
         l->suspended = false;
         eng_watch_set(l->ev->srv->loop, &l->hangup, 0);
-        MHD_resume_connection(l->conn);
+        srv_resume(l->ev->srv, l->conn);
     }
 }
 

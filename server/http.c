@@ -83,6 +83,8 @@ enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list)
     size_t len;
     char *body = render_list(list, r->enc, &len);
     unsigned status = srv_status_for(list->err, r->ok_status ? (unsigned)r->ok_status : 200);
+    if (list->nitems > 0)
+        metrics_count_command(r->srv->metrics, list->items[0].bytes, list->err);
     bool has_data = false;
     for (int i = 0; i < list->nitems; i++)
         has_data |= list->items[i].is_data && list->items[i].len > 0 && list->sock_num;
@@ -112,7 +114,13 @@ static void client_gone(struct eng_watch *w, uint32_t events)
     r->client_left = true;
     r->suspended = false;
     r->srv->suspended--;
-    MHD_resume_connection(r->conn);
+    srv_resume(r->srv, r->conn);
+}
+
+void srv_resume(struct srv *s, struct MHD_Connection *conn)
+{
+    s->resumed = true;
+    MHD_resume_connection(conn);
 }
 
 void srv_suspend(struct srv_req *r)
@@ -138,7 +146,7 @@ void srv_answer_later(void *ctx, struct eng_list *list)
     if (r->suspended) {
         r->suspended = false;
         r->srv->suspended--;
-        MHD_resume_connection(r->conn);
+        srv_resume(r->srv, r->conn);
     }
 }
 
@@ -303,12 +311,15 @@ int srv_http_start(struct srv *s)
 
 void srv_http_run(struct srv *s)
 {
+    s->resumed = false;
     MHD_run(s->mhd);
 }
 
 int srv_http_timeout(struct srv *s)
 {
     MHD_UNSIGNED_LONG_LONG t;
+    if (s->resumed)
+        return 0; /* resumed during the last MHD_run: it has not seen that yet */
     if (MHD_get_timeout(s->mhd, &t) != MHD_YES)
         return -1;
     return t > INT_MAX ? INT_MAX : (int)t;

@@ -71,11 +71,9 @@ static enum MHD_Result create_socket(struct srv_req *r, int owner, const struct 
     struct eng_list *l = eng_socket_create(r->srv->eng, owner, type, family);
     if (!l)
         return MHD_NO;
-    metrics_count_command(r->srv->metrics, "socket", l->err);
-    if (l->err || l->nitems < 3) {
-        r->ok_status = 200;
+    if (l->err || l->nitems < 3)
         return srv_reply_list(r, l);
-    }
+    metrics_count_command(r->srv->metrics, "socket", 0);
     size_t len;
     char *body = render_list(l, CODEC_ASCIIHEX, &len);
     char location[96];
@@ -139,7 +137,6 @@ static enum MHD_Result run_command(struct srv_req *r, int owner, const char *id,
         srv_suspend(r);
         return MHD_YES;
     }
-    metrics_count_command(s->metrics, name, now->err);
     return srv_reply_list(r, now);
 }
 
@@ -164,6 +161,19 @@ static int split_path(const char *url, char segs[4][72])
             p++;
     }
     return n;
+}
+
+/* The name element 1 carries for an endpoint that is refused before it runs. */
+static const char *endpoint_name(char segs[4][72], int nseg, const char *method)
+{
+    if (strcmp(segs[0], "events") == 0)
+        return "events";
+    if (nseg == 1)
+        return strcmp(method, "POST") == 0 ? "socket" : "sockets";
+    if (nseg == 2)
+        return strcmp(method, "DELETE") == 0 ? "close" : "socket";
+    enum eng_cmd cmd;
+    return eng_cmd_from_name(segs[2], &cmd) == 0 ? eng_cmd_name(cmd) : "request";
 }
 
 enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char *url)
@@ -197,7 +207,7 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
         return srv_reply_error(r, 400, "request", ENG_EINVAL, "too many query parameters");
     int owner = auth_owner(s, r->conn, q.kv, q.n);
     if (owner < 0)
-        return srv_reply_error(r, 401, nseg >= 3 ? segs[2] : segs[0], ENG_EAUTH,
+        return srv_reply_error(r, 401, endpoint_name(segs, nseg, method), ENG_EAUTH,
                                "send Authorization: Bearer TOKEN or ?token=TOKEN");
 
     if (strcmp(segs[0], "events") == 0) {

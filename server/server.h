@@ -32,6 +32,7 @@ struct srv {
     bool stopping;                   /* shutting down: new requests get 503 */
     unsigned active_requests;        /* requests begun and not completed */
     unsigned suspended;              /* requests waiting on the engine */
+    bool resumed;                    /* a connection was resumed since the last MHD_run */
 };
 
 /* One HTTP request, from the first call of the access handler to its completion. */
@@ -72,6 +73,11 @@ enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list);
 
 /* Suspends r until its command answers (srv_answer_later resumes it). */
 void srv_suspend(struct srv_req *r);
+/* Resumes a suspended connection. Always use this, not MHD_resume_connection: in
+ * external-epoll mode libmicrohttpd has no wake-up of its own, so a resume made while
+ * MHD_run is on the stack (one request's handler answering another's wait) would sit
+ * until some unrelated event; the flag makes the loop run the daemon again at once. */
+void srv_resume(struct srv *s, struct MHD_Connection *conn);
 /* eng_done_fn for a suspended request. */
 void srv_answer_later(void *ctx, struct eng_list *list);
 

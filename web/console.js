@@ -435,8 +435,14 @@
   }
 
   let socketsBusy = false;
+  let socketsAgain = false;
+  /* One GET /sockets at a time; a refresh asked for meanwhile runs once it is done, so the
+   * panel always ends on the latest state. */
   async function refreshSockets() {
-    if (socketsBusy) return;
+    if (socketsBusy) {
+      socketsAgain = true;
+      return;
+    }
     socketsBusy = true;
     try {
       const reply = await request('GET', '/sockets');
@@ -453,6 +459,10 @@
       $('sockets-note').textContent = 'gateway unreachable';
     } finally {
       socketsBusy = false;
+      if (socketsAgain) {
+        socketsAgain = false;
+        refreshSockets();
+      }
     }
   }
 

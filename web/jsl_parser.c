@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,19 @@ struct jsl_token {
 };
 
 /* ---- Tree -------------------------------------------------------------------------- */
+
+/* One node of the syntax tree; the work area is an array of these. Children are indexes
+ * into that array plus one, so that 0 means "none". */
+struct jsl_node {
+    uint32_t kind;  /* enum jsl_kind */
+    uint32_t pos;   /* byte offset in the source of the token the node stands for */
+    uint32_t len;   /* bytes of that token (a statement: of the whole statement) */
+    uint32_t a;     /* first child: target, assigned name, statement expression */
+    uint32_t b;     /* second child: value, index, first argument */
+    uint32_t next;  /* next argument of the same list, or next statement */
+    uint32_t extra; /* command, function or socket type number */
+    uint32_t depth; /* height of the subtree, checked against JSL_MAX_DEPTH */
+};
 
 enum jsl_kind {
     KIND_STATEMENT, /* a: expression; pos/len: the statement's source */
@@ -1072,7 +1086,7 @@ long jsl_parse(const char *src, size_t len, void *work, size_t work_size, char *
 
     if (len > JSL_MAX_SOURCE)
         return -E2BIG;
-    if (work_size < jsl_work_size(len) || (uintptr_t)work % _Alignof(struct jsl_node))
+    if (work_size < jsl_work_size(len) || (uintptr_t)work % _Alignof(struct jsl_node) != 0)
         return -ENOBUFS;
     memset(&p, 0, sizeof p);
     p.src = src;

@@ -8,7 +8,7 @@
  * and the WebAssembly build compile this same file. Nothing here keeps a pointer to any
  * of them after jsl_parse returns.
  *
- * The JSON written (see web/README.md for the full format):
+ * The JSON written (web/README.md shows it at length):
  *
  *     {"statements":[{"col":1,"text":"s = Socket()","expr":EXPR}, ...]}
  *     {"error":{"column":7,"message":"expected ')' after the arguments"}}
@@ -33,24 +33,10 @@
 #define SOCKGATE_JSL_PARSER_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #define JSL_MAX_SOURCE (1u << 20) /* longest source jsl_parse accepts, in bytes */
 #define JSL_MAX_DEPTH 64          /* deepest nesting of expressions and of the tree */
 #define JSL_MESSAGE_MAX 128       /* size of jsl_error.message, NUL included */
-
-/* One node of the syntax tree; the work area is an array of these. Children are indexes
- * into that array plus one, so that 0 means "none". */
-struct jsl_node {
-    uint32_t kind;  /* enum jsl_kind, private to jsl_parser.c */
-    uint32_t pos;   /* byte offset in the source of the token the node stands for */
-    uint32_t len;   /* bytes of that token (a statement: of the whole statement) */
-    uint32_t a;     /* first child: target, assigned name, statement expression */
-    uint32_t b;     /* second child: value, index, first argument */
-    uint32_t next;  /* next argument of the same list, or next statement */
-    uint32_t extra; /* command, function or socket type number */
-    uint32_t depth; /* height of the subtree, checked against JSL_MAX_DEPTH */
-};
 
 /* Why a source did not parse. */
 struct jsl_error {
@@ -65,8 +51,8 @@ size_t jsl_work_size(size_t len);
 /*
  * Parses the `len` bytes of JSL at `src` (UTF-8; NUL bytes allowed inside strings) and
  * writes the JSON text of its syntax tree, or of its first syntax error, into `out`.
- * `work` is scratch memory of `work_size` bytes, at least jsl_work_size(len), aligned for
- * struct jsl_node (any malloc'ed block is).
+ * `work` is scratch memory for the tree, of `work_size` bytes: at least
+ * jsl_work_size(len), and 4-byte aligned (any malloc'ed block is).
  *
  * As snprintf does, it writes at most `out_cap` bytes, always NUL-terminated when
  * out_cap > 0, and returns the length of the whole JSON text: a return value >= out_cap
@@ -74,7 +60,7 @@ size_t jsl_work_size(size_t len);
  * When `err` is not NULL it is filled in: err->column is 0 when the source parsed.
  *
  * Returns -E2BIG when len exceeds JSL_MAX_SOURCE, -ENOBUFS when the work area is too
- * small; `out` and `err` then hold nothing useful.
+ * small or misaligned; `out` and `err` then hold nothing useful.
  */
 long jsl_parse(const char *src, size_t len, void *work, size_t work_size, char *out,
                size_t out_cap, struct jsl_error *err);

@@ -12,6 +12,9 @@
 #   FUZZ_CFLAGS_<name>  extra compile flags for the harness's own file
 #   FUZZ_LDLIBS_<name>  extra libraries (-lm, ...)
 FUZZ_SRC_codec := engine/codec.c
+# args.c names commands through engine.c, which brings the rest of the engine with it.
+FUZZ_SRC_args := server/args.c $(wildcard engine/*.c)
+FUZZ_LDLIBS_args := -lcjson -lcares -lm
 
 # ---- Rules -----------------------------------------------------------------------------
 FUZZ_CC ?= clang

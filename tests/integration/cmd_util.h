@@ -3,20 +3,25 @@
  * formatted command bodies, the answer checks of SPEC §1/§5, socket names, a canonical
  * ascii~hex encoder, and a clean-exit check that also reads the server's log for
  * sanitizer reports. Header-only (static inline), so the Makefile needs no new rule.
- * Include after <cmocka.h> and "harness.h".
  */
 #ifndef SOCKGATE_CMD_UTIL_H
 #define SOCKGATE_CMD_UTIL_H
 
 #include <stdarg.h>
-#include <stdbool.h>
+#include <stddef.h>
+#include <setjmp.h>
 #include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "harness.h"
 
 /* POST /sockets/<id>/<cmd> with a printf-formatted body (fmt NULL: no body). */
 static inline void cu_cmdf(const struct hx_server *s, const char *id, const char *cmd,
@@ -187,6 +192,24 @@ static inline int cu_stop(struct hx_server *s)
     if (st == 0 && clean == 0)
         unlink(log_path);
     return st == 0 && clean == 0 ? 0 : -1;
+}
+
+/* The last test of a group: SIGTERM must end the server with status 0 (the sanitizer
+ * build turns leaks into a non-zero status) and its log must hold no sanitizer report.
+ * A test rather than the group teardown, as cmocka 1.1.5 does not count a failed group
+ * teardown in its exit status. */
+static inline void cu_test_clean_exit(struct hx_server *s)
+{
+    assert_true(s->pid > 0);
+    assert_int_equal(cu_stop(s), 0);
+}
+
+/* Group teardown: stops the server if a failed test left it running. */
+static inline int cu_teardown(struct hx_server *s)
+{
+    if (s->pid > 0)
+        hx_stop(s);
+    return 0;
 }
 
 #endif

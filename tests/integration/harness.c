@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -154,11 +156,17 @@ void hx_write_all(int fd, const void *buf, size_t n)
 
 void hx_start(struct hx_server *s, const char *const *extra_args)
 {
+    hx_start_env(s, extra_args, NULL, 0);
+}
+
+void hx_start_env(struct hx_server *s, const char *const *extra_args, const char *const *env,
+                  uint16_t port)
+{
     const char *bin = getenv("SOCKGATE_BIN");
     if (!bin)
         bin = "build/sockgate";
     memset(s, 0, sizeof(*s));
-    s->port = hx_free_port();
+    s->port = port ? port : hx_free_port();
     snprintf(s->log_path, sizeof(s->log_path), "/tmp/sockgate-test-%d-%u.log", (int)getpid(),
              (unsigned)s->port);
     char listen_arg[64];
@@ -171,9 +179,13 @@ void hx_start(struct hx_server *s, const char *const *extra_args)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* A failed assertion skips hx_stop: the server must not outlive its test. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (log >= 0)
             dup2(log, 2);
+        for (int i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
         execv(bin, (char *const *)argv);
         _exit(127);
     }
@@ -221,10 +233,14 @@ static void send_request(int fd, const char *method, const char *path, const cha
 {
     char head[8192];
     size_t blen = body ? strlen(body) : 0;
+    /* A Host line among the extra headers replaces the default one. */
+    bool own_host = headers && (strncasecmp(headers, "Host:", 5) == 0 ||
+                                strcasestr(headers, "\nHost:") != NULL);
     int n = snprintf(head, sizeof(head),
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
+                     "%s %s HTTP/1.1\r\n%sConnection: close\r\n%s"
                      "Content-Length: %zu\r\n\r\n",
-                     method, path, headers ? headers : "", blen);
+                     method, path, own_host ? "" : "Host: 127.0.0.1\r\n",
+                     headers ? headers : "", blen);
     assert_true(n > 0 && (size_t)n < sizeof(head));
     hx_write_all(fd, head, (size_t)n);
     if (blen)

@@ -21,6 +21,11 @@ struct hx_server {
 /* Starts the server with extra flags (NULL-terminated list, may be empty) and waits for
  * /healthz. Fails the test when it does not come up within 10 s. */
 void hx_start(struct hx_server *s, const char *const *extra_args);
+/* Same, with "NAME=value" strings (NULL-terminated list, may be NULL) added to the
+ * server's environment (SOCKGATE_TOKEN=...), on `port` (0: a free one). A test that
+ * passes its own later "--listen 0.0.0.0:<port>" takes the port from hx_free_port(). */
+void hx_start_env(struct hx_server *s, const char *const *extra_args, const char *const *env,
+                  uint16_t port);
 /* Sends SIGTERM and returns the exit status (or -1 when it did not exit in 10 s, after
  * which it is killed). */
 int hx_stop(struct hx_server *s);
@@ -37,7 +42,8 @@ struct hx_response {
  * Free the response with hx_response_free. */
 void hx_request(const struct hx_server *s, const char *method, const char *path,
                 const char *body, struct hx_response *out);
-/* Same, with extra header lines ("Name: value\r\n" each). */
+/* Same, with extra header lines ("Name: value\r\n" each); a Host line among them
+ * replaces the default "Host: 127.0.0.1". */
 void hx_request_h(const struct hx_server *s, const char *method, const char *path,
                   const char *headers, const char *body, struct hx_response *out);
 void hx_response_free(struct hx_response *r);

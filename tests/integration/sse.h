@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SSE_MAX_EVENT 65536          /* bytes of data one event may carry */
+#define SSE_MAX_EVENT (1 << 20)      /* bytes of data one event may carry */
 #define SSE_MAX_QUEUE 256            /* parsed events not yet taken */
 
 struct sse_event {

@@ -38,7 +38,13 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    return cu_stop(&srv);
+    return cu_teardown(&srv);
+}
+
+static void test_clean_exit(void **state)
+{
+    (void)state;
+    cu_test_clean_exit(&srv);
 }
 
 static long long now_ms(void)
@@ -130,9 +136,9 @@ static void test_create_forms_and_listing(void **state)
         assert_int_equal(hx_len(&r), 3);
         snprintf(ids[i], sizeof(ids[i]), "%s", hx_elem(&r, 2));
         assert_true(ids[i][0] != '\0' && strlen(ids[i]) < 32);
-        char loc[128], want[128];
+        char loc[128], want[160];
         assert_true(cu_header(&r, "Location", loc, sizeof(loc)));
-        snprintf(want, sizeof(want), "/sockets/%s", ids[i]);
+        snprintf(want, sizeof(want), "/sockets/%.63s", ids[i]);
         assert_string_equal(loc, want);
         hx_response_free(&r);
 
@@ -550,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_recv_waits_then_answers),
         cmocka_unit_test(test_ioctl),
         cmocka_unit_test(test_close),
+        cmocka_unit_test(test_clean_exit),
     };
     return cmocka_run_group_tests_name("commands", tests, group_setup, group_teardown);
 }

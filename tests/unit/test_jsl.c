@@ -152,7 +152,7 @@ static void test_output_sizing(void **state)
 
 static void test_limits(void **state)
 {
-    static struct jsl_node work[8];
+    static uint32_t work[64];
     char out[64];
 
     (void)state;

@@ -204,7 +204,9 @@ test('a whole session: socket, connect, send, recv, Show, hex dump, curl, socket
     await row.waitFor();
     assert.match(await text(row.locator('.c-peer')), new RegExp(`127\\.0\\.0\\.1:${tcpPort}`));
     assert.match(await text(row.locator('.c-type')), /STREAM/);
-    assert.equal(await text(row.locator('.c-inout')), '47 / 9');
+    /* 7 + 40 bytes in, 6 + 3 out. */
+    await page.waitForFunction(() => (document.querySelector('.socket-table tbody .c-inout') || {})
+      .textContent === '47 / 9', null, { timeout: 5000 });
 
     e = await run(page, 's << close()');
     assert.equal(await text(e.locator('.answer')), '["close","ok"]');
@@ -248,7 +250,7 @@ test('a blocking recv shows as pending, queues the next line, and can be cancell
     const input = page.locator('#input');
     await input.fill('s << recv(100)');
     await input.press('Enter');
-    const waiting = page.locator('.entry').last();
+    const waiting = page.locator('.entry').nth(await page.locator('.entry').count() - 1);
     await page.waitForFunction(() => /^waiting \d+ s…$/.test(
       (document.querySelector('.call.pending .waiting') || {}).textContent || ''), null,
     { timeout: 5000 });

@@ -1,0 +1,116 @@
+/*
+ * The command-rate baseline: the smallest libmicrohttpd server a user would write to
+ * answer one fixed JSON list, built against the same libmicrohttpd as sockgate. It runs
+ * MHD's own epoll thread (MHD_USE_EPOLL_INTERNAL_THREAD), the mode the library's
+ * examples lead to; `--external` instead drives MHD_run from a one-thread epoll loop, as
+ * sockgate does, to separate the cost of the threading mode from the cost of our code.
+ *
+ *   mhd_baseline PORT [--external]    prints "ready" once listening; SIGTERM stops it
+ */
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+static const char body[] = "[\"getsockname\",\"ok\",\"127.0.0.1\",\"40000\"]";
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+/* SIGTERM and SIGINT are blocked before MHD starts its thread, so that the thread
+ * inherits the mask and only the main thread's sigwait receives them. */
+static void wait_for_stop(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig;
+    sigwait(&set, &sig);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version,
+                               const char *upload_data, size_t *upload_data_size,
+                               void **con_cls)
+{
+    (void)cls;
+    (void)url;
+    (void)method;
+    (void)version;
+    (void)upload_data;
+    /* Answer on the second call: answering on the first closes keep-alive connections. */
+    if (*con_cls == NULL) {
+        *con_cls = conn;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: mhd_baseline PORT [--external]\n");
+        return 2;
+    }
+    int external = argc > 2 && strcmp(argv[2], "--external") == 0;
+    signal(SIGPIPE, SIG_IGN);
+    if (!external) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    } else {
+        signal(SIGTERM, on_signal);
+        signal(SIGINT, on_signal);
+    }
+    unsigned flags = external ? MHD_USE_EPOLL : MHD_USE_EPOLL_INTERNAL_THREAD;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)atoi(argv[1]), NULL, NULL, handler, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "mhd_baseline: cannot listen on %s\n", argv[1]);
+        return 1;
+    }
+    printf("ready\n");
+    fflush(stdout);
+    if (!external) {
+        wait_for_stop();
+    } else {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN};
+        epoll_ctl(ep, EPOLL_CTL_ADD, di->epoll_fd, &ev);
+        while (!stop) {
+            MHD_UNSIGNED_LONG_LONG t;
+            int timeout = MHD_get_timeout(d, &t) == MHD_YES ? (int)(t > 1000 ? 1000 : t) : 1000;
+            struct epoll_event out;
+            epoll_wait(ep, &out, 1, timeout);
+            MHD_run(d);
+        }
+        close(ep);
+    }
+    MHD_stop_daemon(d);
+    return 0;
+}
