@@ -210,8 +210,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     if (r->stream)
         return MHD_YES;
-    if (r->client_left)
-        return MHD_NO; /* resumed only so that libmicrohttpd closes it */
+    if (r->client_left) {
+        /* Resumed only so that libmicrohttpd finds the socket closed. nginx's 499
+         * "client closed request" is what the access log shows for it. */
+        return srv_reply_error(r, 499, "request", -ECANCELED, "the client went away");
+    }
     if (r->oom)
         return srv_reply_error(r, 500, "request", -ENOMEM, NULL);
     if (s->stopping)

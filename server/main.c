@@ -142,6 +142,9 @@ static int run_loop(struct srv *s, int sigfd)
         if (s->stopping && (t < 0 || t > 50))
             t = 50;
         t = eng_loop_next_timeout(s->loop, t);
+        /* The log is buffered (see main): what this turn wrote goes out in one write
+         * before the loop waits, rather than one write per access line. */
+        fflush(stderr);
         if (eng_loop_run_once(s->loop, t) < 0)
             return -1;
         if (rt >= 0)
@@ -156,6 +159,10 @@ static int run_loop(struct srv *s, int sigfd)
 
 int main(int argc, char **argv)
 {
+    /* Log lines (the access log above all) collect in a buffer that run_loop flushes once
+     * per turn; stdio flushes what is left at exit. */
+    static char log_buf[1 << 16];
+    setvbuf(stderr, log_buf, _IOFBF, sizeof(log_buf));
     struct cfg cfg;
     int rc = cfg_load(&cfg, argc, argv);
     if (rc != 0) {

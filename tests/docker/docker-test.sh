@@ -139,7 +139,8 @@ skip=${SOCKGATE_SKIP_TESTS:-}
 if ! timeout 3600 docker build --network host --force-rm --build-arg SOCKGATE_SKIP_TESTS="$skip" \
     -t "$IMAGE" . >"$tmp/build.log" 2>&1; then
     tail -n 60 "$tmp/build.log" >&2
-    die "docker build failed"
+    cp "$tmp/build.log" "${TMPDIR:-/tmp}/sockgate-docker-build.log"
+    die "docker build failed (whole log: ${TMPDIR:-/tmp}/sockgate-docker-build.log)"
 fi
 b1=$(date +%s)
 ok "image builds, its build stage's tests pass ($((b1 - b0)) s)"
