@@ -1,8 +1,8 @@
 # sockgate in Docker. The build stage installs the toolchain from Debian (Emscripten
 # included, for the console's WebAssembly module), builds the server and the console
 # assets and runs the tests that need no browser; the runtime stage holds only the three
-# shared libraries the server links, the stripped binary, the console assets and the
-# health check, and runs as a non-root user.
+# shared libraries the server links (and netbase, for service names as ports), the stripped
+# binary, the console assets and the health check, and runs as a non-root user.
 #
 #   docker build -t sockgate .
 #   docker run --rm -p 8080:8080 sockgate     (prints the console URL with a generated token)
@@ -15,8 +15,11 @@ FROM debian:bookworm-slim AS build
 WORKDIR /src
 # The package list is the one `make test` installs on a fresh machine (build, test and wasm
 # groups; not the browser one). Copied alone, so this layer stays cached until it changes.
+# netbase gives /etc/services, which a full Debian has and a container does not: without it
+# a port given as a service name ("http") does not resolve.
 COPY scripts/ensure-deps.sh scripts/
 RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends netbase \
     && scripts/ensure-deps.sh build test wasm \
     && rm -rf /var/lib/apt/lists/*
 COPY . .
@@ -36,7 +39,7 @@ FROM debian:bookworm-slim
 # apt's package caches (pkgcache.bin, srcpkgcache.bin) are 77 MB; the image keeps none.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libcjson1 libc-ares2 \
+        libmicrohttpd12 libcjson1 libc-ares2 netbase \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \
         /var/log/apt /var/log/dpkg.log \

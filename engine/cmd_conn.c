@@ -4,6 +4,7 @@
  * tries each checked address in turn.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,11 +191,29 @@ void engi_connect_abort(struct eng_op *op)
 }
 
 /* Tries the addresses from op->addr_index on; finishes op unless one is in progress. */
+/* Linux will not connect a TCP socket again after a failed attempt (ECONNABORTED), so
+ * the next address gets a fresh socket under the same descriptor number. A socket that
+ * was bound keeps its one attempt: a fresh one would lose the binding. */
+static int fresh_socket(struct eng_socket *s)
+{
+    if (s->type != SOCK_STREAM || s->state == ENGI_BOUND)
+        return -1;
+    int nfd = socket(s->family, s->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (nfd < 0)
+        return -1;
+    eng_watch_set(s->e->loop, &s->watch, 0);
+    int rc = dup3(nfd, s->fd, O_CLOEXEC);
+    close(nfd);
+    return rc < 0 ? -1 : 0;
+}
+
 static int connect_next(struct eng_op *op, int last_err)
 {
     struct eng_socket *s = op->sock;
     while (op->addr_index < op->naddrs) {
         struct sockaddr_storage *ss = &op->addrs[op->addr_index];
+        if (op->addr_index > 0 && fresh_socket(s) < 0)
+            break;
         if (connect(s->fd, (struct sockaddr *)ss, engi_addr_len(ss)) == 0) {
             s->state = ENGI_CONNECTED;
             engi_op_finish(op, engi_list_new(ENG_CMD_CONNECT));
@@ -221,6 +240,12 @@ int engi_try_connect(struct eng_op *op)
     struct eng_socket *s = op->sock;
     if (op->phase == ENGI_PH_RESOLVING)
         return 0;
+    if (op->phase == ENGI_PH_READY && s->type == SOCK_STREAM && s->state == ENGI_CONNECTED) {
+        /* After a non-blocking connect completed, Linux answers the next connect() with 0
+         * whatever its address: a second connect would say "ok" and go nowhere. */
+        engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, -EISCONN, NULL));
+        return 1;
+    }
     if (op->phase == ENGI_PH_CONNECTING) {
         int err = 0;
         socklen_t len = sizeof(err);

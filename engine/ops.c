@@ -127,6 +127,9 @@ void engi_op_finish(struct eng_op *op, struct eng_list *list)
         return;
     }
     struct eng_socket *s = op->sock;
+    /* An answer is use: its client is about to act on it, so --idle-timeout counts from
+     * here, not from the command that started a long wait. */
+    s->used_ms = engi_wall_ms();
     if (op->repeat && list && list->err == 0 && s->state != ENGI_CLOSED) {
         /* A repeating background operation stays at its place for the next arrival;
          * its timeout counts again from this delivery. */

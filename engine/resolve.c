@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 
 #include "engine_int.h"
@@ -187,6 +188,31 @@ static void addrinfo_done(void *arg, int status, int timeouts, struct ares_addri
     }
 }
 
+/* "localhost" and names under it are loopback (RFC 6761): no hosts file, no DNS. */
+static bool is_localhost_name(const char *host)
+{
+    size_t n = strlen(host);
+    if (n > 0 && host[n - 1] == '.')
+        n--;
+    return (n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+           (n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0);
+}
+
+/* An IPv6 socket tries ::1 first, then 127.0.0.1 (v4-mapped), so a server listening on
+ * either answers; an IPv4 socket takes 127.0.0.1. */
+static int take_localhost(struct eng_op *op)
+{
+    struct sockaddr_storage ss;
+    op->naddrs = 0;
+    const char *order[2] = {"::1", "127.0.0.1"};
+    for (int i = op->sock->family == AF_INET6 ? 0 : 1; i < 2; i++) {
+        engi_addr_literal(order[i], op->sock->family, op->port, &ss);
+        if (eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)&ss) == 0)
+            op->addrs[op->naddrs++] = ss;
+    }
+    return op->naddrs ? op->naddrs : ENG_EDENIED;
+}
+
 int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
 {
     struct sockaddr_storage lit;
@@ -207,6 +233,8 @@ int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
     }
     if (op->host[0] == '\0')
         return ENG_EHOSTNOTFOUND;
+    if (is_localhost_name(op->host))
+        return take_localhost(op);
     struct engi_resolve *q = calloc(1, sizeof(*q));
     if (!q)
         return -ENOMEM;
@@ -252,6 +280,11 @@ int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolve
     /* The numeric form stays when the lookup finds nothing. */
     if (engi_addr_format(sa, op->peer_name, sizeof(op->peer_name), port, sizeof(port)) < 0)
         op->peer_name[0] = '\0';
+    if (engi_addr_is_loopback(sa)) {
+        /* This machine's own name needs no lookup, and sends no query. */
+        snprintf(op->peer_name, sizeof(op->peer_name), "localhost");
+        return 1;
+    }
     struct engi_resolve *q = calloc(1, sizeof(*q));
     if (!q)
         return 1;

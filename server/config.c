@@ -69,6 +69,8 @@ static const struct opt opts[] = {
      "close sockets unused this long (default 0: never)"},
     {"event-buffer", "SOCKGATE_EVENT_BUFFER", OPT_SIZE, F(event_buffer), "N",
      "events kept per credential for /events (default 1024)"},
+    {"heartbeat", "SOCKGATE_HEARTBEAT", OPT_SECONDS, F(heartbeat), "SECONDS",
+     "keep-alive comment on idle /events streams this often (default 15)"},
     {"web-dir", "SOCKGATE_WEB_DIR", OPT_STR, F(web_dir), "DIR",
      "console assets (default: web/ beside the binary)"},
     {"cors", "SOCKGATE_CORS", OPT_STR, F(cors), "ORIGIN",
@@ -233,6 +235,7 @@ static void set_defaults(struct cfg *cfg)
     cfg->max_connections = 4096;
     cfg->max_connections_per_ip = 4096;
     cfg->event_buffer = 1024;
+    cfg->heartbeat = 15;
 }
 
 int cfg_load(struct cfg *cfg, int argc, char **argv)

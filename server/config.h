@@ -33,6 +33,7 @@ struct cfg {
     unsigned max_connections_per_ip; /* HTTP connections from one address */
     double idle_timeout;             /* seconds before an unused socket closes; 0 = never */
     size_t event_buffer;             /* events kept per credential */
+    double heartbeat;                /* seconds between /events keep-alive comments */
     char web_dir[512];               /* console assets */
     char cors[256];                  /* allowed cross-origin, or "" */
     bool log_json;                   /* access log as JSON lines */

@@ -15,7 +15,7 @@
 
 #include "render.h"
 
-#define EVENTS_HEARTBEAT_MS 15000
+#define EVENTS_HEARTBEAT_MS 15000 /* when --heartbeat is not given */
 /* Bytes of events kept per credential: recv events can be megabytes each. */
 #define EVENTS_MAX_BYTES (64u << 20)
 #define EVENTS_MAX_OWNERS ENG_MAX_OWNERS
@@ -52,6 +52,9 @@ struct listener {
     struct listener *next, *prev;    /* oe->listeners */
     unsigned long long cursor;       /* id of the next event to send */
     size_t partial;                  /* bytes of the current event already sent */
+    char *orphan;                    /* the current event's text, when the ring dropped it
+                                      * half sent (owned) */
+    size_t orphan_len;               /* its length */
     bool suspended;                  /* waiting for an event */
     bool heartbeat_due;              /* send a comment line */
     bool gone;                       /* the client hung up */
@@ -76,6 +79,15 @@ static void listener_wake(struct listener *l)
     }
 }
 
+/* --heartbeat in ms: 0 means the default, and a floor keeps a typo from busy-looping. */
+static uint64_t heartbeat_ms(const struct events *ev)
+{
+    double secs = ev->srv->cfg ? ev->srv->cfg->heartbeat : 0;
+    if (!(secs > 0))
+        return EVENTS_HEARTBEAT_MS;
+    return secs < 0.05 ? 50 : (uint64_t)(secs * 1000.0 + 0.5);
+}
+
 static void heartbeat_fire(struct eng_timer *t)
 {
     struct events *ev = (struct events *)((char *)t - offsetof(struct events, heartbeat));
@@ -84,7 +96,7 @@ static void heartbeat_fire(struct eng_timer *t)
             l->heartbeat_due = true;
             listener_wake(l);
         }
-    eng_timer_start(ev->srv->loop, &ev->heartbeat, eng_now_ms() + EVENTS_HEARTBEAT_MS);
+    eng_timer_start(ev->srv->loop, &ev->heartbeat, eng_now_ms() + heartbeat_ms(ev));
 }
 
 struct events *events_new(struct srv *s, size_t capacity)
@@ -97,7 +109,7 @@ struct events *events_new(struct srv *s, size_t capacity)
     for (size_t i = 0; i < EVENTS_MAX_OWNERS; i++)
         ev->owners[i].next_id = 1;
     eng_timer_init(&ev->heartbeat, heartbeat_fire);
-    eng_timer_start(s->loop, &ev->heartbeat, eng_now_ms() + EVENTS_HEARTBEAT_MS);
+    eng_timer_start(s->loop, &ev->heartbeat, eng_now_ms() + heartbeat_ms(ev));
     return ev;
 }
 
@@ -145,8 +157,22 @@ void events_publish(struct events *ev, int owner, const char *name, const char *
     unsigned long long id = oe->next_id++;
     int n = snprintf(text, cap, "id: %llu\nevent: %s\ndata: %.*s\n\n", id, name, (int)len, data);
     while (oe->count > 0 && (oe->count == ev->capacity || oe->bytes + (size_t)n > EVENTS_MAX_BYTES)) {
-        oe->bytes -= oe->ring[oe->head].len;
-        free(oe->ring[oe->head].text);
+        struct event *old = &oe->ring[oe->head];
+        /* A listener half way through the oldest event finishes it from its own copy,
+         * or its stream would splice two events together. */
+        for (struct listener *l = oe->listeners; l; l = l->next) {
+            if (l->partial == 0 || l->cursor != old->id || l->orphan)
+                continue;
+            l->orphan = malloc(old->len);
+            if (l->orphan) {
+                memcpy(l->orphan, old->text, old->len);
+                l->orphan_len = old->len;
+            } else {
+                l->gone = true; /* end the stream; the client resumes by Last-Event-ID */
+            }
+        }
+        oe->bytes -= old->len;
+        free(old->text);
         oe->head = (oe->head + 1) % ev->capacity;
         oe->count--;
         ev->dropped++;
@@ -234,13 +260,31 @@ static ssize_t listener_read(void *cls, uint64_t pos, char *buf, size_t max)
         used = (size_t)snprintf(buf, max, "retry: 2000\n\n");
         l->hello_sent = true;
     }
+    if (l->orphan) {
+        size_t take = l->orphan_len - l->partial;
+        if (take > max - used)
+            take = max - used;
+        memcpy(buf + used, l->orphan + l->partial, take);
+        used += take;
+        l->partial += take;
+        if (l->partial < l->orphan_len)
+            return (ssize_t)used;
+        free(l->orphan);
+        l->orphan = NULL;
+        l->partial = 0;
+        if (l->cursor > oe->delivered)
+            oe->delivered = l->cursor;
+        l->cursor++;
+    }
     unsigned long long oldest = oe->count ? oe->ring[oe->head].id : oe->next_id;
     if (l->cursor < oldest && l->partial == 0 && max - used > 80) {
         used += (size_t)snprintf(buf + used, max - used,
                                  "event: overflow\ndata: {\"dropped\":%llu}\n\n", oldest - l->cursor);
         l->cursor = oldest;
     }
-    while (l->cursor < oe->next_id && used < max) {
+    /* Only events still in the ring: when the overflow notice did not fit, it goes first
+     * on the next call. */
+    while (l->cursor >= oldest && l->cursor < oe->next_id && used < max) {
         const struct event *e = &oe->ring[(oe->head + (l->cursor - oldest)) % l->ev->capacity];
         size_t take = e->len - l->partial;
         if (take > max - used)
@@ -276,6 +320,7 @@ static void listener_free(void *cls)
         if (l->next)
             l->next->prev = l->prev;
     }
+    free(l->orphan);
     free(l);
 }
 

@@ -150,6 +150,45 @@ void srv_answer_later(void *ctx, struct eng_list *list)
     }
 }
 
+/* Copies what fits of src, NUL-terminated: snprintf("%s") would cost more than the rest of
+ * the first call of the handler. */
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* The command a request names, for answers given before routing (SPEC §1: element 1
+ * echoes the command): "recv" for /sockets/s1/recv, "socket" for /sockets, "close" for
+ * DELETE /sockets/s1, and "request" for anything else. */
+static const char *request_name(const char *method, const char *url)
+{
+    const char *p = url;
+    while (*p == '/')
+        p++;
+    if (strncmp(p, "sockets", 7) != 0 || (p[7] != '\0' && p[7] != '/'))
+        return "request";
+    p += 7;
+    while (*p == '/')
+        p++;
+    if (*p == '\0')
+        return "socket";
+    p += strcspn(p, "/");
+    while (*p == '/')
+        p++;
+    if (*p == '\0')
+        return strcmp(method, "DELETE") == 0 ? "close" : "socket";
+    char name[24];
+    size_t len = strcspn(p, "/");
+    if (len >= sizeof(name) || p[len] != '\0')
+        return "request";
+    memcpy(name, p, len);
+    name[len] = '\0';
+    enum eng_cmd cmd;
+    return eng_cmd_from_name(name, &cmd) == 0 ? eng_cmd_name(cmd) : "request";
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -167,8 +206,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         r->conn = conn;
         r->start_ms = eng_now_ms();
         r->ok_status = 200;
-        snprintf(r->method, sizeof(r->method), "%s", method);
-        snprintf(r->path, sizeof(r->path), "%s", url);
+        copy_text(r->method, sizeof(r->method), method);
+        copy_text(r->path, sizeof(r->path), url);
         eng_watch_init(&r->gone, -1, client_gone);
         s->active_requests++;
         *con_cls = r;
@@ -218,7 +257,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     if (r->oom)
         return srv_reply_error(r, 500, "request", -ENOMEM, NULL);
     if (s->stopping)
-        return srv_reply_error(r, 503, "request", ENG_ESHUTDOWN, NULL);
+        return srv_reply_error(r, 503, request_name(method, url), ENG_ESHUTDOWN, NULL);
     const char *why;
     if (connlimit_exceeded(s->connlimit, conn, &why))
         return srv_reply_error(r, 429, "request", ENG_ELIMIT, why);
@@ -229,7 +268,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         char detail[96];
         snprintf(detail, sizeof(detail), "the request body is larger than the %zu bytes allowed",
                  s->cfg->max_body);
-        return srv_reply_error(r, 413, "request", ENG_ELIMIT, detail);
+        return srv_reply_error(r, 413, request_name(method, url), ENG_ELIMIT, detail);
     }
     return routes_handle(r, method, url);
 }

@@ -101,6 +101,58 @@ void log_startup(const struct srv *s, bool token_generated)
         log_line(cfg, "console: http://%s/", cfg->listen);
 }
 
+/* Appends n bytes of s to line[*o], as many as fit in cap. */
+static void put_bytes(char *line, size_t *o, size_t cap, const char *s, size_t n)
+{
+    if (n > cap - *o)
+        n = cap - *o;
+    memcpy(line + *o, s, n);
+    *o += n;
+}
+
+static void put_str(char *line, size_t *o, size_t cap, const char *s)
+{
+    put_bytes(line, o, cap, s, strlen(s));
+}
+
+static void put_number(char *line, size_t *o, size_t cap, unsigned long long v)
+{
+    char digits[24];
+    size_t n = 0;
+    do {
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put_bytes(line, o, cap, digits + sizeof(digits) - n, n);
+}
+
+/* TIME CLIENT "METHOD PATH" STATUS DURATIONms BYTES, assembled by hand and written with
+ * one fwrite: at tens of thousands of requests a second, fprintf's reading of the
+ * format cost more than the rest of the access path of a small command. */
+static void write_text_line(const char *ts, const char *client, const char *method,
+                            const char *path, int status, unsigned long long ms, size_t bytes)
+{
+    char line[512];
+    size_t o = 0, cap = sizeof(line) - 1;
+    put_str(line, &o, cap, ts);
+    put_bytes(line, &o, cap, " ", 1);
+    put_str(line, &o, cap, client);
+    put_bytes(line, &o, cap, " \"", 2);
+    put_str(line, &o, cap, method);
+    put_bytes(line, &o, cap, " ", 1);
+    put_str(line, &o, cap, path);
+    put_bytes(line, &o, cap, "\" ", 2);
+    if (status < 0)
+        put_bytes(line, &o, cap, "-", 1);
+    put_number(line, &o, cap, (unsigned long long)(status < 0 ? -(long long)status : status));
+    put_bytes(line, &o, cap, " ", 1);
+    put_number(line, &o, cap, ms);
+    put_bytes(line, &o, cap, "ms ", 3);
+    put_number(line, &o, cap, bytes);
+    line[o++] = '\n';
+    fwrite(line, 1, o, stderr);
+}
+
 void log_access(const struct srv_req *r, const char *method, const char *url)
 {
     const struct cfg *cfg = r->srv->cfg;
@@ -114,8 +166,9 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
         if (sa->sa_family == AF_INET) {
             /* By hand: inet_ntop costs as much as the rest of the line. */
             ipv4_text((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr, client);
-        } else if (sa->sa_family == AF_INET6)
+        } else if (sa->sa_family == AF_INET6) {
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client, sizeof(client));
+        }
     }
     /* libmicrohttpd hands the path without its query string, so no ?token= can leak. */
     char path[256];
@@ -132,6 +185,5 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
                 "\"status\":%d,\"duration_ms\":%llu,\"bytes\":%zu}\n",
                 ts, client, method, path, r->status, ms, r->bytes_out);
     else
-        fprintf(stderr, "%s %s \"%s %s\" %d %llums %zu\n", ts, client, method, path, r->status, ms,
-                r->bytes_out);
+        write_text_line(ts, client, method, path, r->status, ms, r->bytes_out);
 }

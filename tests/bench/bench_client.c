@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,11 +247,20 @@ static bool list_item(const char *s, size_t len, int index, const char **start, 
         p = memchr(p, '"', (size_t)(end - p));
         if (!p)
             return false;
+        /* The closing quote is the next one not escaped by an odd run of backslashes;
+         * memchr, since data elements are megabytes. */
         const char *q = ++p;
-        while (q < end && *q != '"')
-            q += *q == '\\' ? 2 : 1;
-        if (q >= end)
-            return false;
+        for (;;) {
+            q = memchr(q, '"', (size_t)(end - q));
+            if (!q)
+                return false;
+            size_t bs = 0;
+            while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+                bs++;
+            if (bs % 2 == 0)
+                break;
+            q++;
+        }
         if (i == index) {
             *start = p;
             *n = (size_t)(q - p);
@@ -717,13 +727,17 @@ static int cmd_footprint(int argc, char **argv)
     usleep(100000);
     long rss1 = proc_status(gw_pid, "VmRSS");
 
-    /* Waits: one keep-alive connection each, holding a recv that nothing will answer. */
+    /* Waits: one keep-alive connection each, holding a recv that nothing will answer.
+     * Each connection first serves one request, as a client's recv loop would have, so
+     * that its memory is what a busy connection holds (as in the baseline below). */
     struct hconn *w = calloc((size_t)nwait, sizeof(*w));
     if (!w)
         die("calloc");
     for (long i = 0; i < nwait; i++) {
         char path[64];
         hconn_open(&w[i], gw_port);
+        http_call(&w[i], "GET", "/healthz", NULL);
+        http_consume(&w[i]);
         snprintf(path, sizeof(path), "/sockets/%s/recv", ids[i]);
         http_send(&w[i], "POST", path, "{\"n\":100,\"timeout\":25}");
     }

@@ -8,13 +8,15 @@
 #   tests/bench/run.sh BUILD_DIR        (make bench builds what it needs first)
 #
 # Settings (environment): BENCH_ROUNDS (3) rounds of each interleaved measurement, whose
-# median is reported; BENCH_SECONDS (2) per wrk run; BENCH_KEEP=1 keeps the temp folder.
+# median is reported; BENCH_SECONDS (2) per wrk run; BENCH_ONLY=a,c runs only those parts;
+# BENCH_KEEP=1 keeps the temp folder.
 set -u
 
 BUILD=${1:-build}
 BIN=$BUILD/bench
 SOCKGATE=$BUILD/sockgate
 ROUNDS=${BENCH_ROUNDS:-3}
+ONLY=${BENCH_ONLY:-a,b,c,d,e}
 SECS=${BENCH_SECONDS:-2}
 BULK_BYTES=100000000          # 100 MB files for the bulk receive
 CODEC_BYTES=16777216          # 16 MiB of each for the codec
@@ -49,6 +51,7 @@ for b in "$SOCKGATE" "$BIN/bench_client" "$BIN/echo_server" "$BIN/mhd_baseline" 
 done
 
 freeport() { "$BIN/bench_client" freeport; }
+part() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 kv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -98,34 +101,35 @@ row() {
 }
 
 # ---- a. command rate -----------------------------------------------------------------
-say "a. command rate: wrk -t2 -c50, ${ROUNDS} x ${SECS} s against each server, interleaved"
-start_sockgate a
-BI_PORT=$(freeport)
-start mhd-internal "$BIN/mhd_baseline" "$BI_PORT"
-BI_PID=$LAST_PID
-BE_PORT=$(freeport)
-start mhd-external "$BIN/mhd_baseline" "$BE_PORT" --external
-BE_PID=$LAST_PID
-wait_ready mhd-internal
-wait_ready mhd-external
-curl -s -X POST "http://127.0.0.1:$SG_PORT/sockets" >/dev/null
-curl -s -X POST "http://127.0.0.1:$SG_PORT/sockets/s1/bind" -d '{"localhost":"127.0.0.1","port":0}' >/dev/null
-curl -s "http://127.0.0.1:$SG_PORT/sockets/s1/getsockname" >"$TMP/getsockname.json"
-grep -q '"ok"' "$TMP/getsockname.json" || fail "getsockname did not answer ok: $(cat "$TMP/getsockname.json")"
-URL=/sockets/s1/getsockname
+part_a() {
+    say "a. command rate: wrk -t2 -c50, ${ROUNDS} x ${SECS} s against each server, interleaved"
+    start_sockgate a
+    BI_PORT=$(freeport)
+    start mhd-internal "$BIN/mhd_baseline" "$BI_PORT"
+    BI_PID=$LAST_PID
+    BE_PORT=$(freeport)
+    start mhd-external "$BIN/mhd_baseline" "$BE_PORT" --external
+    BE_PID=$LAST_PID
+    wait_ready mhd-internal
+    wait_ready mhd-external
+    curl -s -X POST "http://127.0.0.1:$SG_PORT/sockets" >/dev/null
+    curl -s -X POST "http://127.0.0.1:$SG_PORT/sockets/s1/bind" -d '{"localhost":"127.0.0.1","port":0}' >/dev/null
+    curl -s "http://127.0.0.1:$SG_PORT/sockets/s1/getsockname" >"$TMP/getsockname.json"
+    grep -q '"ok"' "$TMP/getsockname.json" || fail "getsockname did not answer ok: $(cat "$TMP/getsockname.json")"
+    URL=/sockets/s1/getsockname
 
-# wrk_run NAME PORT PID: one wrk run; appends "req/s cpu_us_per_req" to $TMP/NAME.rate.
-wrk_run() {
-    local c0 c1 out
-    c0=$(cpu_ticks "$3")
-    out=$(wrk -t2 -c50 -d"${SECS}s" "http://127.0.0.1:$2$URL")
-    c1=$(cpu_ticks "$3")
-    echo "$out" >>"$TMP/$1.wrk"
-    echo "$out" | awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
-        /requests in/ { n = $1 }
-        /Requests\/sec/ { r = $2 }
-        /Non-2xx/ { bad = $NF }
-        END { printf "%s %.2f %s\n", r, c * 1e6 / hz / n, bad + 0 }' >>"$TMP/$1.rate"
+    # wrk_run NAME PORT PID: one wrk run; appends "req/s cpu_us_per_req" to $TMP/NAME.rate.
+    wrk_run() {
+        local c0 c1 out
+        c0=$(cpu_ticks "$3")
+        out=$(wrk -t2 -c50 -d"${SECS}s" "http://127.0.0.1:$2$URL")
+        c1=$(cpu_ticks "$3")
+        echo "$out" >>"$TMP/$1.wrk"
+        echo "$out" | awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
+            /requests in/ { n = $1 }
+            /Requests\/sec/ { r = $2 }
+            /Non-2xx/ { bad = $NF }
+            END { printf "%s %.2f %s\n", r, c * 1e6 / hz / n, bad + 0 }' >>"$TMP/$1.rate"
 }
 for who in "sockgate $SG_PORT $SG_PID" "internal $BI_PORT $BI_PID" "external $BE_PORT $BE_PID"; do
     # shellcheck disable=SC2086
@@ -147,39 +151,50 @@ row "a. same, vs one-thread MHD loop" "$(rate_of sockgate)" "$(rate_of external)
     "the same minimal server run as sockgate is: MHD_run from one epoll loop"
 row "a. server CPU per request, us" "$(cpu_of sockgate)" "$(cpu_of internal)" \
     "utime+stime of the server process / requests, during the runs above" lower
-
-# ---- b. echo round trip ---------------------------------------------------------------
-say "b. echo: send + recv pairs of $ECHO_SIZE bytes, 1 and 50 clients, ${ROUNDS} x 1 s each"
-ECHO_PORT=$(freeport)
-start echo "$BIN/echo_server" "$ECHO_PORT"
-ECHO_PID=$LAST_PID
-wait_ready echo
-for c in 1 50; do
-    for _ in $(seq "$ROUNDS"); do
-        "$BIN/bench_client" echo-tcp "$ECHO_PORT" "$c" 1 200000 "$ECHO_SIZE" >"$TMP/echo-tcp-$c.out" ||
-            fail "echo-tcp failed"
-        kv "$TMP/echo-tcp-$c.out" us_per_pair >>"$TMP/echo-tcp-$c.us"
-        "$BIN/bench_client" echo-gw "$SG_PORT" "$ECHO_PORT" "$c" 1 200000 "$ECHO_SIZE" \
-            >"$TMP/echo-gw-$c.out" || fail "echo-gw failed"
-        kv "$TMP/echo-gw-$c.out" us_per_pair >>"$TMP/echo-gw-$c.us"
-    done
-    row "b. echo pair, $c client$([ "$c" = 1 ] || echo s), us" \
-        "$(median $(cat "$TMP/echo-gw-$c.us"))" "$(median $(cat "$TMP/echo-tcp-$c.us"))" \
-        "POST send + POST recv via sockgate vs write + read on a plain TCP socket (mean per pair)" lower
-done
 stop "$SG_PID"
 stop "$BI_PID"
 stop "$BE_PID"
+}
+
+# ---- b. echo round trip ---------------------------------------------------------------
+start_echo() {
+    ECHO_PORT=$(freeport)
+    start echo "$BIN/echo_server" "$ECHO_PORT"
+    ECHO_PID=$LAST_PID
+    wait_ready echo
+}
+
+part_b() {
+    say "b. echo: send + recv pairs of $ECHO_SIZE bytes, 1 and 50 clients, ${ROUNDS} x 1 s each"
+    start_echo
+    start_sockgate b
+    for c in 1 50; do
+        for _ in $(seq "$ROUNDS"); do
+            "$BIN/bench_client" echo-tcp "$ECHO_PORT" "$c" 1 200000 "$ECHO_SIZE" >"$TMP/echo-tcp-$c.out" ||
+                fail "echo-tcp failed"
+            kv "$TMP/echo-tcp-$c.out" us_per_pair >>"$TMP/echo-tcp-$c.us"
+            "$BIN/bench_client" echo-gw "$SG_PORT" "$ECHO_PORT" "$c" 1 200000 "$ECHO_SIZE" \
+                >"$TMP/echo-gw-$c.out" || fail "echo-gw failed"
+            kv "$TMP/echo-gw-$c.out" us_per_pair >>"$TMP/echo-gw-$c.us"
+        done
+        row "b. echo pair, $c client$([ "$c" = 1 ] || echo s), us" \
+            "$(median $(cat "$TMP/echo-gw-$c.us"))" "$(median $(cat "$TMP/echo-tcp-$c.us"))" \
+            "POST send + POST recv via sockgate vs write + read on a plain TCP socket (mean per pair)" lower
+    done
+    stop "$SG_PID"
+    stop "$ECHO_PID"
+}
 
 # ---- c. bulk receive ------------------------------------------------------------------
-say "c. bulk: 100 MB text and binary from nginx, recv n=1 MiB, ${ROUNDS} rounds"
-mkdir -p "$TMP/www" "$TMP/nginx"
-chmod 755 "$TMP/www"
-"$BIN/bench_client" gen text "$TMP/www/text.txt" "$BULK_BYTES" || fail "cannot write test data"
-"$BIN/bench_client" gen binary "$TMP/www/binary.bin" "$BULK_BYTES" || fail "cannot write test data"
-chmod 644 "$TMP/www/"*
-NGINX_PORT=$(freeport)
-cat >"$TMP/nginx/nginx.conf" <<EOF
+part_c() {
+    say "c. bulk: 100 MB text and binary from nginx, recv n=1 MiB, ${ROUNDS} rounds"
+    mkdir -p "$TMP/www" "$TMP/nginx"
+    chmod 755 "$TMP/www"
+    "$BIN/bench_client" gen text "$TMP/www/text.txt" "$BULK_BYTES" || fail "cannot write test data"
+    "$BIN/bench_client" gen binary "$TMP/www/binary.bin" "$BULK_BYTES" || fail "cannot write test data"
+    chmod 644 "$TMP/www/"*
+    NGINX_PORT=$(freeport)
+    cat >"$TMP/nginx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
 pid $TMP/nginx/nginx.pid;
@@ -220,9 +235,12 @@ done
 stop "$SG_PID"
 stop "$NGINX_PID"
 rm -f "$TMP/www/"*
+}
 
 # ---- d. footprint ----------------------------------------------------------------------
+part_d() {
 say "d. footprint: $SOCKETS idle sockets, then $WAITS waiting recvs"
+start_echo
 start_sockgate d
 BF_PORT=$(freeport)
 start mhd-footprint "$BIN/mhd_baseline" "$BF_PORT"
@@ -232,16 +250,18 @@ wait_ready mhd-footprint
     "$BF_PORT" "$BF_PID" >"$TMP/footprint.out" || fail "footprint failed"
 F=$TMP/footprint.out
 row "d. RSS per idle socket, bytes" "$(kv "$F" bytes_per_socket)" "$(kv "$F" base_bytes_per_conn)" \
-    "sockgate VmRSS growth over $SOCKETS connected idle sockets vs the minimal MHD server's per open keep-alive connection ($WAITS)" lower
+    "VmRSS growth over $SOCKETS connected, idle sockets vs, for scale, the minimal MHD server's per open keep-alive connection ($WAITS, each after one request)" lower
 row "d. RSS per waiting recv, bytes" "$(kv "$F" bytes_per_wait)" "$(kv "$F" base_bytes_per_conn)" \
-    "$WAITS recvs waiting, each on its own HTTP connection, vs the same baseline" lower
+    "VmRSS growth over $WAITS recvs waiting, each on its own keep-alive HTTP connection (after one request), vs the same baseline" lower
 row "d. server threads" "$(kv "$F" threads)" "$(kv "$F" base_threads)" \
     "threads of sockgate vs the minimal MHD server (internal epoll thread)" lower
 stop "$SG_PID"
 stop "$BF_PID"
 stop "$ECHO_PID"
+}
 
 # ---- e. codec ---------------------------------------------------------------------------
+part_e() {
 say "e. codec: ascii~hex of 16 MiB of text and of binary, native vs wasm under node"
 "$BIN/bench_client" gen text "$TMP/codec-text" "$CODEC_BYTES"
 "$BIN/bench_client" gen binary "$TMP/codec-binary" "$CODEC_BYTES"
@@ -259,6 +279,11 @@ for k in text binary; do
             "$([ "$WASM_OK" = 1 ] && kv "$TMP/codec-wasm.out" "${k}_${d}_gbps" || echo n/a)" \
             "native C (the server's object) vs the console's wasm build under node $(node --version 2>/dev/null)"
     done
+done
+}
+
+for p in a b c d e; do
+    if part "$p"; then "part_$p"; fi
 done
 
 # ---- the table ---------------------------------------------------------------------------

@@ -222,6 +222,15 @@ expect_eq "close" "$(body_of "$r")" '["close","ok"]'
 r=$(api GET "/sockets/$sid")
 expect "closed socket is gone: 404" "$(status_of "$r")" 404
 
+# A service name as a port needs /etc/services in the image (netbase): "http" is port 80,
+# which bind refuses by policy (403 DENIED), where an unknown name would be 400 INVAL.
+r=$(api POST /sockets)
+sid=$(elem "$(body_of "$r")" 3) || sid=""
+r=$(api POST "/sockets/$sid/bind" '{"localhost":"127.0.0.1","port":"http"}')
+expect "a service name resolves as a port (bind to \"http\": 403 DENIED)" \
+    "$(status_of "$r") $(body_of "$r")" '403 *DENIED:*'
+api POST "/sockets/$sid/close" >/dev/null
+
 if wait_for 30 health_is "$MAIN" healthy; then
     ok "HEALTHCHECK reports healthy"
 else

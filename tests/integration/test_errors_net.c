@@ -25,6 +25,7 @@
 #include "cmd_util.h"
 
 static struct hx_server srv;
+static struct hx_server small;           /* test_max_body's own server */
 
 static int group_setup(void **state)
 {
@@ -37,6 +38,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
+    cu_teardown(&small);
     return cu_teardown(&srv);
 }
 
@@ -369,7 +371,6 @@ static void test_wouldblock(void **state)
 static void test_max_body(void **state)
 {
     (void)state;
-    struct hx_server small;
     static const char *const args[] = {"--max-body", "1024", "--max-wait", "5", NULL};
     hx_start(&small, args);
     char id[64];
