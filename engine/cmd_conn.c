@@ -146,6 +146,17 @@ int engi_try_accept(struct eng_op *op)
                                          "connection was closed", e->cfg.max_sockets));
         return 1;
     }
+    /* An accepted socket belongs to the listener's owner, so it counts against that
+     * owner's quota: a listener must not be a way past it. */
+    if (e->cfg.max_sockets_per_owner &&
+        eng_socket_count(e, s->owner) >= e->cfg.max_sockets_per_owner) {
+        close(fd);
+        engi_op_finish(op, engi_list_err(op->cmd, ENG_ELIMIT,
+                                         "this credential has %zu sockets open, the most "
+                                         "allowed; the connection was closed",
+                                         e->cfg.max_sockets_per_owner));
+        return 1;
+    }
     struct eng_socket *ns = engi_socket_add(e, s->owner, fd, s->type, s->family);
     if (!ns) {
         close(fd);

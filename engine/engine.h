@@ -95,6 +95,7 @@ struct eng_config {
     const char *node;           /* id prefix ("gw2" gives "gw2.s1"); NULL or "" for none */
     double max_wait;            /* seconds a blocking command waits at most */
     size_t max_sockets;         /* open sockets in total */
+    size_t max_sockets_per_owner; /* open sockets per owner, accepted ones included; 0: none */
     size_t max_waits;           /* operations in progress in total */
     bool allow_bind_any;        /* bind to non-loopback addresses and ports below 1024 */
     const struct eng_policy *policy; /* destination check for connect/sendto; NULL: all */

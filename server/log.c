@@ -94,11 +94,19 @@ void log_startup(const struct srv *s, bool token_generated)
     const char *auth = cfg->ntokens ? (token_generated ? "generated token" : "token required")
                                     : "none (loopback only or --no-auth)";
     log_line(cfg, "auth: %s", auth);
+    /* A wildcard address is no place to browse to: show this machine's loopback. */
+    char where[160];
+    const char *port = strrchr(cfg->listen, ':');
+    if (strncmp(cfg->listen, "0.0.0.0:", 8) == 0 || strncmp(cfg->listen, "[::]:", 5) == 0 ||
+        strncmp(cfg->listen, "*:", 2) == 0 || cfg->listen[0] == ':')
+        snprintf(where, sizeof(where), "127.0.0.1%s", port ? port : "");
+    else
+        snprintf(where, sizeof(where), "%s", cfg->listen);
     /* The generated token must reach the person who started the server, once. */
     if (token_generated)
-        log_line(cfg, "console: http://%s/?token=%s", cfg->listen, cfg->tokens[0]);
+        log_line(cfg, "console: http://%s/?token=%s", where, cfg->tokens[0]);
     else
-        log_line(cfg, "console: http://%s/", cfg->listen);
+        log_line(cfg, "console: http://%s/", where);
 }
 
 /* Appends n bytes of s to line[*o], as many as fit in cap. */

@@ -190,6 +190,7 @@ int main(int argc, char **argv)
         .node = cfg.node,
         .max_wait = cfg.max_wait,
         .max_sockets = cfg.max_sockets,
+        .max_sockets_per_owner = cfg.max_sockets_per_token,
         .max_waits = cfg.max_waits,
         .allow_bind_any = cfg.allow_bind,
         .policy = s.policy,

@@ -40,9 +40,9 @@ profile() {
         curl -s -X POST "http://127.0.0.1:$port/sockets/s1/bind" -d '{"port":0}' >/dev/null
     fi
     "$BIN/bench_client" rate "$port" /sockets/s1/getsockname 50 200 60 >/dev/null  # warm-up
-    callgrind_control -i on "$pid" >/dev/null
+    callgrind_control -i on "$pid" >/dev/null 2>&1
     "$BIN/bench_client" rate "$port" /sockets/s1/getsockname 50 "$N" 100 >"$TMP/$name.rate"
-    callgrind_control -i off "$pid" >/dev/null
+    callgrind_control -i off "$pid" >/dev/null 2>&1
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null
     local reqs

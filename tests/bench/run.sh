@@ -7,8 +7,10 @@
 #
 #   tests/bench/run.sh BUILD_DIR        (make bench builds what it needs first)
 #
-# Settings (environment): BENCH_ROUNDS (3) rounds of each interleaved measurement, whose
-# median is reported; BENCH_SECONDS (2) per wrk run; BENCH_ONLY=a,c runs only those parts;
+# Settings (environment or make variables): BENCH_ROUNDS (3) and BENCH_RATE_ROUNDS (5 for
+# part a) rounds of each interleaved measurement, whose median is reported; BENCH_SECONDS
+# (2) per wrk run; BENCH_ONLY=a,c runs only those parts; SOCKGATE_BEFORE=path/to/sockgate
+# adds an older build to part a's rounds (before/after figures from one run);
 # BENCH_KEEP=1 keeps the temp folder.
 set -u
 
@@ -101,9 +103,45 @@ row() {
 }
 
 # ---- a. command rate -----------------------------------------------------------------
+# wrk_run NAME PORT PID: one wrk run; appends "req/s cpu_us_per_req non_2xx" to NAME.rate.
+wrk_run() {
+    local c0 c1 out
+    c0=$(cpu_ticks "$3")
+    out=$(wrk -t2 -c50 -d"${SECS}s" "http://127.0.0.1:$2$URL")
+    c1=$(cpu_ticks "$3")
+    echo "$out" >>"$TMP/$1.wrk"
+    echo "$out" | awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
+        /requests in/ { n = $1 }
+        /Requests\/sec/ { r = $2 }
+        /Non-2xx/ { bad = $NF }
+        END { printf "%s %.2f %s\n", r, c * 1e6 / hz / n, bad + 0 }' >>"$TMP/$1.rate"
+}
+
+# prepare_getsockname PORT: socket s1, bound to a free loopback port, for the GET.
+prepare_getsockname() {
+    curl -s -X POST "http://127.0.0.1:$1/sockets" >/dev/null
+    curl -s -X POST "http://127.0.0.1:$1/sockets/s1/bind" -d '{"localhost":"127.0.0.1","port":0}' >/dev/null
+    curl -s "http://127.0.0.1:$1$URL" >"$TMP/getsockname.json"
+    grep -q '"ok"' "$TMP/getsockname.json" ||
+        fail "getsockname did not answer ok: $(cat "$TMP/getsockname.json")"
+}
+
 part_a() {
-    say "a. command rate: wrk -t2 -c50, ${ROUNDS} x ${SECS} s against each server, interleaved"
+    local rounds=${BENCH_RATE_ROUNDS:-5} servers who
+    say "a. command rate: wrk -t2 -c50, $rounds x $SECS s against each server, interleaved"
+    URL=/sockets/s1/getsockname
     start_sockgate a
+    prepare_getsockname "$SG_PORT"
+    servers="sockgate:$SG_PORT:$SG_PID"
+    # SOCKGATE_BEFORE=path/to/an/older/sockgate measures it in the same rounds.
+    if [ -n "${SOCKGATE_BEFORE:-}" ]; then
+        local before_port
+        before_port=$(freeport)
+        start sockgate-before "$SOCKGATE_BEFORE" --listen "127.0.0.1:$before_port"
+        wait_http "$before_port" /healthz
+        prepare_getsockname "$before_port"
+        servers="$servers before:$before_port:$LAST_PID"
+    fi
     BI_PORT=$(freeport)
     start mhd-internal "$BIN/mhd_baseline" "$BI_PORT"
     BI_PID=$LAST_PID
@@ -112,49 +150,36 @@ part_a() {
     BE_PID=$LAST_PID
     wait_ready mhd-internal
     wait_ready mhd-external
-    curl -s -X POST "http://127.0.0.1:$SG_PORT/sockets" >/dev/null
-    curl -s -X POST "http://127.0.0.1:$SG_PORT/sockets/s1/bind" -d '{"localhost":"127.0.0.1","port":0}' >/dev/null
-    curl -s "http://127.0.0.1:$SG_PORT/sockets/s1/getsockname" >"$TMP/getsockname.json"
-    grep -q '"ok"' "$TMP/getsockname.json" || fail "getsockname did not answer ok: $(cat "$TMP/getsockname.json")"
-    URL=/sockets/s1/getsockname
-
-    # wrk_run NAME PORT PID: one wrk run; appends "req/s cpu_us_per_req" to $TMP/NAME.rate.
-    wrk_run() {
-        local c0 c1 out
-        c0=$(cpu_ticks "$3")
-        out=$(wrk -t2 -c50 -d"${SECS}s" "http://127.0.0.1:$2$URL")
-        c1=$(cpu_ticks "$3")
-        echo "$out" >>"$TMP/$1.wrk"
-        echo "$out" | awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
-            /requests in/ { n = $1 }
-            /Requests\/sec/ { r = $2 }
-            /Non-2xx/ { bad = $NF }
-            END { printf "%s %.2f %s\n", r, c * 1e6 / hz / n, bad + 0 }' >>"$TMP/$1.rate"
+    servers="internal:$BI_PORT:$BI_PID $servers external:$BE_PORT:$BE_PID"
+    for who in $servers; do
+        wrk -t2 -c50 -d1s "http://127.0.0.1:$(echo "$who" | cut -d: -f2)$URL" >/dev/null # warm-up
+    done
+    for _ in $(seq "$rounds"); do
+        for who in $servers; do
+            wrk_run $(echo "$who" | tr : ' ')
+        done
+    done
+    for who in $servers; do
+        local bad
+        bad=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/${who%%:*}.rate")
+        [ "$bad" = 0 ] || say "warning: ${who%%:*} answered $bad non-2xx responses under wrk"
+    done
+    row "a. GET getsockname, req/s" "$(rate_of sockgate)" "$(rate_of internal)" \
+        "sockgate (defaults, access log on) vs a minimal MHD server answering a fixed list, on MHD's internal epoll thread"
+    row "a. same, vs one-thread MHD loop" "$(rate_of sockgate)" "$(rate_of external)" \
+        "the same minimal server run as sockgate runs MHD: MHD_run from a one-thread epoll loop"
+    row "a. server CPU per request, us" "$(cpu_of sockgate)" "$(cpu_of internal)" \
+        "utime+stime of the server process / requests, during the runs above" lower
+    if [ -n "${SOCKGATE_BEFORE:-}" ]; then
+        row "a. before: GET getsockname, req/s" "$(rate_of before)" "$(rate_of internal)" \
+            "$SOCKGATE_BEFORE in the same rounds vs the same baseline"
+        row "a. before: server CPU per request, us" "$(cpu_of before)" "$(cpu_of internal)" \
+            "$SOCKGATE_BEFORE in the same rounds vs the same baseline" lower
+    fi
+    for who in $servers; do stop "$(echo "$who" | cut -d: -f3)"; done
 }
-for who in "sockgate $SG_PORT $SG_PID" "internal $BI_PORT $BI_PID" "external $BE_PORT $BE_PID"; do
-    # shellcheck disable=SC2086
-    set -- $who
-    wrk -t2 -c50 -d1s "http://127.0.0.1:$2$URL" >/dev/null  # warm-up
-done
-for _ in $(seq "$ROUNDS"); do
-    wrk_run internal "$BI_PORT" "$BI_PID"
-    wrk_run sockgate "$SG_PORT" "$SG_PID"
-    wrk_run external "$BE_PORT" "$BE_PID"
-done
 rate_of() { median $(awk '{ print $1 }' "$TMP/$1.rate"); }
 cpu_of() { median $(awk '{ print $2 }' "$TMP/$1.rate"); }
-SG_BAD=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/sockgate.rate")
-[ "$SG_BAD" = 0 ] || say "warning: sockgate answered $SG_BAD non-2xx responses under wrk"
-row "a. GET getsockname, req/s" "$(rate_of sockgate)" "$(rate_of internal)" \
-    "sockgate (defaults, access log on) vs minimal MHD server, MHD's internal epoll thread"
-row "a. same, vs one-thread MHD loop" "$(rate_of sockgate)" "$(rate_of external)" \
-    "the same minimal server run as sockgate is: MHD_run from one epoll loop"
-row "a. server CPU per request, us" "$(cpu_of sockgate)" "$(cpu_of internal)" \
-    "utime+stime of the server process / requests, during the runs above" lower
-stop "$SG_PID"
-stop "$BI_PID"
-stop "$BE_PID"
-}
 
 # ---- b. echo round trip ---------------------------------------------------------------
 start_echo() {
@@ -317,5 +342,5 @@ ELAPSED=$(($(date +%s) - START))
             printf "| %s%s | %s | %s | %s | %s |\n", $1, better, fmt($2), fmt($3), ratio, $4
         }' "$RESULTS"
     echo
-    echo "ratio = sockgate / baseline, medians of $ROUNDS interleaved rounds where repeated; loopback only."
+    echo "ratio = sockgate / baseline; medians of interleaved rounds (${BENCH_RATE_ROUNDS:-5} in a, $ROUNDS in b and c); loopback only."
 } | tee "$TMP/table.md"

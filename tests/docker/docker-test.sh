@@ -144,7 +144,8 @@ if ! timeout 3600 docker build --network host --force-rm --build-arg SOCKGATE_SK
 fi
 b1=$(date +%s)
 ok "image builds, its build stage's tests pass ($((b1 - b0)) s)"
-grep -E 'SKIPPED|passed, [0-9]+ failed|^# (pass|fail) ' "$tmp/build.log" | sed 's/^/     build stage: /' || true
+sed 's/\x1b\[[0-9;]*m//g' "$tmp/build.log" | grep -E 'SKIPPED|passed, [0-9]+ failed|^# (pass|fail) ' |
+    sed 's/^/     build stage: /' || true
 
 # --- The image itself ----------------------------------------------------------------------
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
