@@ -45,6 +45,12 @@ unsigned srv_status_for(int code, unsigned ok_status)
 enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t len,
                           const char *content_type)
 {
+    return srv_reply_headers(r, status, body, len, content_type, NULL);
+}
+
+enum MHD_Result srv_reply_headers(struct srv_req *r, unsigned status, char *body, size_t len,
+                                  const char *content_type, const char *const *extra)
+{
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -55,6 +61,8 @@ enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t
                             content_type ? content_type : "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
+        MHD_add_response_header(resp, extra[i], extra[i + 1]);
     if (r->srv->cfg->cors[0])
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
     /* Over a limit or shutting down: free the connection rather than keep it alive. */

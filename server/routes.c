@@ -44,17 +44,8 @@ static enum MHD_Result method_not_allowed(struct srv_req *r, const char *name, c
     char *body = render_error(name, ENG_EINVAL, detail, &len);
     if (!body)
         return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    enum MHD_Result ret = MHD_queue_response(r->conn, 405, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = 405;
-    r->bytes_out = len;
-    return ret;
+    return srv_reply_headers(r, 405, body, len, NULL,
+                             (const char *const[]){MHD_HTTP_HEADER_ALLOW, allow, NULL});
 }
 
 static enum MHD_Result create_socket(struct srv_req *r, int owner, const struct query *q)
@@ -81,19 +72,8 @@ static enum MHD_Result create_socket(struct srv_req *r, int owner, const struct 
     eng_list_free(l);
     if (!body)
         return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-    if (r->srv->cfg->cors[0])
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
-    enum MHD_Result ret = MHD_queue_response(r->conn, 201, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = 201;
-    r->bytes_out = len;
-    return ret;
+    return srv_reply_headers(r, 201, body, len, NULL,
+                             (const char *const[]){MHD_HTTP_HEADER_LOCATION, location, NULL});
 }
 
 static enum MHD_Result run_command(struct srv_req *r, int owner, const char *id,

@@ -65,6 +65,9 @@ struct srv_req {
 /* Queues a JSON response. Takes ownership of body (malloc'd). Returns an MHD result. */
 enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t len,
                           const char *content_type);
+/* The same, with extra headers: a NULL-terminated list of name, value pairs. */
+enum MHD_Result srv_reply_headers(struct srv_req *r, unsigned status, char *body, size_t len,
+                                  const char *content_type, const char *const *extra);
 /* Queues an error list [name, "NAME: detail."] with `status`. */
 enum MHD_Result srv_reply_error(struct srv_req *r, unsigned status, const char *name, int code,
                                 const char *detail);
