@@ -56,16 +56,16 @@ $(BUILD)/libserver.a: $(SERVER_OBJ)
 
 $(BUILD)/sockgate: $(BUILD)/obj/server/main.o $(BUILD)/libserver.a $(BUILD)/libengine.a
 	@$(if $(V),,echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER)
+	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $(filter %.o %.a,$^) $(LDLIBS_SERVER)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libserver.a $(BUILD)/libengine.a
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  TEST    $@")
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/unit $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER) $(LDLIBS_TEST)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/unit $(LDFLAGS_SAN) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_SERVER) $(LDLIBS_TEST)
 $(BUILD)/tests/%: tests/integration/%.c $(INTEG_LIB_OBJ) $(BUILD)/libserver.a $(BUILD)/libengine.a
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  TEST    $@")
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/integration $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_SERVER) $(LDLIBS_TEST)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/integration $(LDFLAGS_SAN) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_SERVER) $(LDLIBS_TEST)
 
 deps:
 	@scripts/ensure-deps.sh build test wasm browser

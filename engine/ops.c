@@ -118,6 +118,34 @@ void engi_op_start_timer(struct eng_op *op, double timeout)
     eng_timer_start(op->e->loop, &op->timer, eng_now_ms() + ms);
 }
 
+/* A background error names its socket at the same place as a result does, with empty
+ * strings where the data, peer or address would be, so one handler can tell which
+ * socket's wait timed out or closed: ["recv","TIMEDOUT: ...","","s1"]. */
+static void background_error_shape(const struct eng_op *op, struct eng_list *l)
+{
+    const char *id = op->sock->id;
+    switch (op->cmd) {
+    case ENG_CMD_RECV:
+        engi_list_add(l, "", 0, true);
+        engi_list_add_str(l, id);
+        break;
+    case ENG_CMD_RECVFROM:
+        engi_list_add(l, "", 0, true);
+        engi_list_add_str(l, id);
+        engi_list_add_str(l, "");
+        engi_list_add_str(l, "");
+        break;
+    case ENG_CMD_ACCEPT:
+    case ENG_CMD_ACCEPTFAST:
+        engi_list_add_str(l, "");
+        engi_list_add_str(l, "");
+        engi_list_add_str(l, id);
+        break;
+    default:
+        break;
+    }
+}
+
 void engi_op_finish(struct eng_op *op, struct eng_list *list)
 {
     if (op->in_exec) {
@@ -140,8 +168,11 @@ void engi_op_finish(struct eng_op *op, struct eng_list *list)
     }
     eng_done_fn done = op->done;
     void *ctx = op->ctx;
-    if (list)
+    if (list) {
         list->last = true;
+        if (op->background && list->err)
+            background_error_shape(op, list);
+    }
     engi_op_free(op);
     done(ctx, list);
 }

@@ -182,8 +182,10 @@ void hx_start_env(struct hx_server *s, const char *const *extra_args, const char
         /* A failed assertion skips hx_stop: the server must not outlive its test. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (log >= 0)
+        if (log >= 0) {
+            dup2(log, 1); /* never the test's own stdout: a pipe reader would wait on it */
             dup2(log, 2);
+        }
         for (int i = 0; env && env[i]; i++)
             putenv((char *)env[i]);
         execv(bin, (char *const *)argv);

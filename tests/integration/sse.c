@@ -63,7 +63,6 @@ bool sse_parser_take(struct sse_parser *p, struct sse_event *ev)
 /* A blank line: the block so far becomes an event, if it carried data. */
 static int dispatch(struct sse_parser *p)
 {
-    int rc = 0;
     if (p->has_data) {
         if (p->qcount == SSE_MAX_QUEUE)
             return -1;
@@ -85,7 +84,7 @@ static int dispatch(struct sse_parser *p)
     p->has_data = false;
     p->name[0] = '\0';
     p->block_has_id = false;
-    return rc;
+    return 0;
 }
 
 static int process_line(struct sse_parser *p)

@@ -162,6 +162,25 @@ static unsigned long long event_id(const struct sse_event *ev)
         sse_event_free(&ev_);                                                                  \
     } while (0)
 
+/* The next event must be `name` with an error list [cmd, "<outcome>: ..."]. Today such a
+ * list has no socket id; should one be added, it must be the operation's socket. */
+static void expect_error_event(struct sse_stream *es, const char *name, const char *cmd,
+                               const char *outcome, const char *sock)
+{
+    struct sse_event ev;
+    sse_expect(es, EVENT_MS, name, &ev);
+    int n = sse_len(&ev);
+    if (n < 2 || !sse_elem(&ev, 0) || !sse_elem(&ev, 1) || strcmp(sse_elem(&ev, 0), cmd) != 0 ||
+        strncmp(sse_elem(&ev, 1), outcome, strlen(outcome)) != 0 || sse_elem(&ev, 1)[strlen(outcome)] != ':')
+        fail_msg("event '%s': expected [\"%s\",\"%s: ...\"], got %s", name, cmd, outcome, ev.data);
+    bool has_sock = n == 2;
+    for (int i = 2; i < n; i++)
+        has_sock = has_sock || (sse_elem(&ev, i) && strcmp(sse_elem(&ev, i), sock) == 0);
+    if (!has_sock)
+        fail_msg("event '%s' names another socket than %s: %s", name, sock, ev.data);
+    sse_event_free(&ev);
+}
+
 /* ---- the client's own parser, on canned bytes ---- */
 
 static const char canned[] = "retry: 2000\n\n"
@@ -411,13 +430,8 @@ static void test_callback_timeout(void **state)
 
     long long t0 = sse_now_ms();
     bg(&server, id, "recv", "{\"n\":10,\"callback\":\"onRecv\",\"timeout\":0.3}");
-    struct sse_event ev;
-    sse_expect(&es, EVENT_MS, "onRecv", &ev);
+    expect_error_event(&es, "onRecv", "recv", "TIMEDOUT", id);
     long long took = sse_now_ms() - t0;
-    assert_true(sse_len(&ev) >= 2);
-    assert_string_equal(sse_elem(&ev, 0), "recv");
-    assert_true(strncmp(sse_elem(&ev, 1), "TIMEDOUT: ", 10) == 0);
-    sse_event_free(&ev);
     if (took < 250 || took > 3000)
         fail_msg("a 0.3 s callback timeout fired after %lld ms", took);
 
@@ -434,16 +448,10 @@ static void test_callback_timeout(void **state)
     bound(&server, "STREAM", lid);
     ok_cmd(&server, lid, "listen", NULL, 0, NULL, 0);
     bg(&server, lid, "accept", "[\"onAccept\",\"0.2\"]");
-    sse_expect(&es, EVENT_MS, "onAccept", &ev);
-    assert_string_equal(sse_elem(&ev, 0), "accept");
-    assert_true(strncmp(sse_elem(&ev, 1), "TIMEDOUT: ", 10) == 0);
-    sse_event_free(&ev);
+    expect_error_event(&es, "onAccept", "accept", "TIMEDOUT", lid);
     bound(&server, "DGRAM", did);
     bg(&server, did, "recvfrom", "[100,\"onDgram\",0.2]");
-    sse_expect(&es, EVENT_MS, "onDgram", &ev);
-    assert_string_equal(sse_elem(&ev, 0), "recvfrom");
-    assert_true(strncmp(sse_elem(&ev, 1), "TIMEDOUT: ", 10) == 0);
-    sse_event_free(&ev);
+    expect_error_event(&es, "onDgram", "recvfrom", "TIMEDOUT", did);
     sse_expect_quiet(&es, QUIET_MS);
 
     assert_int_equal(hx_stop(&server), 0);
@@ -513,7 +521,7 @@ static void test_repeat(void **state)
     }
     assert_int_equal(socket_number(&server, a, "pending"), 1);
     ok_cmd(&server, a, "close", NULL, 0, NULL, 0);
-    EXPECT_EVENT(&es, "onA", 2, "recv", "CLOSED...");
+    expect_error_event(&es, "onA", "recv", "CLOSED", a);
 
     /* recv with repeat given as a query flag: ends when the peer closes. */
     char path[160];
@@ -522,7 +530,7 @@ static void test_repeat(void **state)
     hx_write_all(pb, "x", 1);
     EXPECT_EVENT(&es, "onB", 4, "recv", "ok", "x", b);
     close(pb);
-    EXPECT_EVENT(&es, "onB", 2, "recv", "CLOSED...");
+    expect_error_event(&es, "onB", "recv", "CLOSED", b);
     sse_expect_quiet(&es, QUIET_MS);
 
     /* accept: every connection. */
@@ -599,8 +607,8 @@ static void test_close_cancels(void **state)
     assert_int_equal(socket_number(&server, a, "pending"), 2);
     ok_cmd(&server, a, "close", NULL, 0, NULL, 0);
     /* Each delivers CLOSED, in the order they were queued. */
-    EXPECT_EVENT(&es, "first", 2, "recv", "CLOSED...");
-    EXPECT_EVENT(&es, "second", 2, "recv", "CLOSED...");
+    expect_error_event(&es, "first", "recv", "CLOSED", a);
+    expect_error_event(&es, "second", "recv", "CLOSED", a);
     assert_int_equal(socket_status(&server, a), 404);
     expect_eof(pa); /* the peer sees the connection end */
 
@@ -617,9 +625,9 @@ static void test_close_cancels(void **state)
     hx_request(&server, "DELETE", path, NULL, &r);
     hx_expect(&r, 200, "close", "ok");
     hx_response_free(&r);
-    EXPECT_EVENT(&es, "acc", 2, "accept", "CLOSED...");
+    expect_error_event(&es, "acc", "accept", "CLOSED", lid);
     ok_cmd(&server, did, "close", NULL, 0, NULL, 0);
-    EXPECT_EVENT(&es, "dg", 2, "recvfrom", "CLOSED...");
+    expect_error_event(&es, "dg", "recvfrom", "CLOSED", did);
     /* Nothing more comes: the 30 s timeout of the cancelled accept is gone with it. */
     sse_expect_quiet(&es, QUIET_MS);
 

@@ -219,6 +219,41 @@ static void start_exposed(struct hx_server *s, const char *const *extra)
     srv_start_env(s, args, NULL, port);
 }
 
+/* Waits for the start-up line "console: http://HOST:PORT/..." (HOST is whatever address
+ * the server offers to click) and copies that line, checked to name srv's port. */
+static void console_line(const struct hx_server *s, char *line, size_t cap)
+{
+    static char log[65536];
+    const char *hit = wait_log(s, "console: http://", log, sizeof(log));
+    for (int i = 0; i < 300 && !strchr(hit, '\n'); i++) {
+        usleep(10000); /* the line is being written */
+        read_log(s, log, sizeof(log));
+        hit = strstr(log, "console: http://");
+    }
+    snprintf(line, cap, "%.*s", (int)strcspn(hit, "\n"), hit);
+    char port[16];
+    snprintf(port, sizeof(port), ":%u/", (unsigned)s->port);
+    if (!strstr(line, port))
+        fail_msg("console line does not name port %u: %s", (unsigned)s->port, line);
+}
+
+/* The generated token of the console line (32 hex digits), or fails. */
+static void console_token(const struct hx_server *s, char *token, size_t cap)
+{
+    char line[256];
+    console_line(s, line, sizeof(line));
+    const char *t = strstr(line, "/?token=");
+    if (!t)
+        fail_msg("no token in the console line: %s", line);
+    t += strlen("/?token=");
+    size_t n = 0;
+    while (isxdigit((unsigned char)t[n]) && n + 1 < cap)
+        n++;
+    if (n != 32 || t[n] != '\0')
+        fail_msg("the token is not 32 hex digits: %s", line);
+    snprintf(token, cap, "%.*s", (int)n, t);
+}
+
 /* A connected pair: the gateway's socket (id) and the test's accepted peer. */
 static int connect_pair(const struct hx_server *s, const char *token, char *id)
 {
@@ -506,15 +541,9 @@ static void test_exposed_generates_token(void **state)
     struct hx_server srv;
     start_exposed(&srv, NULL);
     static char log[65536];
-    char needle[96];
-    snprintf(needle, sizeof(needle), "console: http://0.0.0.0:%u/?token=", (unsigned)srv.port);
-    const char *hit = wait_log(&srv, needle, log, sizeof(log));
     char token[64];
-    size_t n = 0;
-    for (const char *p = hit + strlen(needle); isxdigit((unsigned char)*p) && n < 63; p++)
-        token[n++] = *p;
-    token[n] = '\0';
-    assert_int_equal(n, 32);
+    console_token(&srv, token, sizeof(token));
+    read_log(&srv, log, sizeof(log));
     assert_non_null(strstr(log, "auth: generated token"));
     /* The policy line says the exposed defaults are on. */
     assert_non_null(strstr(log, "policy: destinations: public addresses only"));
@@ -547,9 +576,7 @@ static void test_exposed_generates_token(void **state)
     /* Each start makes a new token. */
     char token2[64];
     start_exposed(&srv, NULL);
-    snprintf(needle, sizeof(needle), "console: http://0.0.0.0:%u/?token=", (unsigned)srv.port);
-    hit = wait_log(&srv, needle, log, sizeof(log));
-    snprintf(token2, sizeof(token2), "%.32s", hit + strlen(needle));
+    console_token(&srv, token2, sizeof(token2));
     assert_string_not_equal(token, token2);
     req_auth(&srv, "GET", "/sockets", token, NULL, NULL, &r);
     expect_refused(&r, 401, "AUTH");
@@ -562,14 +589,15 @@ static void test_exposed_no_auth_and_own_token(void **state)
     (void)state;
     struct hx_server srv;
     static char log[65536];
-    char needle[96];
+    char line[256];
     struct hx_response r;
 
     /* --no-auth: no token is made, anyone may use it. */
     start_exposed(&srv, (const char *[]){"--no-auth", NULL});
-    snprintf(needle, sizeof(needle), "console: http://0.0.0.0:%u/\n", (unsigned)srv.port);
-    wait_log(&srv, needle, log, sizeof(log));
+    console_line(&srv, line, sizeof(line));
+    read_log(&srv, log, sizeof(log));
     assert_null(strstr(log, "?token="));
+    assert_non_null(strstr(log, "auth: none"));
     hx_request(&srv, "GET", "/sockets", NULL, &r);
     assert_int_equal(r.status, 200);
     hx_response_free(&r);
@@ -590,8 +618,9 @@ static void test_exposed_no_auth_and_own_token(void **state)
 
     /* A configured token is used as is: nothing generated, the token is not printed. */
     start_exposed(&srv, (const char *[]){"--token", "my-own-secret-77", NULL});
-    snprintf(needle, sizeof(needle), "console: http://0.0.0.0:%u/", (unsigned)srv.port);
-    wait_log(&srv, needle, log, sizeof(log));
+    console_line(&srv, line, sizeof(line));
+    assert_null(strstr(line, "?token="));
+    read_log(&srv, log, sizeof(log));
     assert_non_null(strstr(log, "auth: token required"));
     hx_request(&srv, "GET", "/sockets", NULL, &r);
     expect_refused(&r, 401, "AUTH");
@@ -794,6 +823,31 @@ static void test_policy_exposed_allow_loopback(void **state)
     close(lfd);
     close(lfd6);
     close(ufd);
+    assert_int_equal(cu_stop(&srv), 0);
+}
+
+static void test_policy_deny_before_allow(void **state)
+{
+    (void)state;
+    /* --deny rules are checked before --allow rules, whatever their order on the command
+     * line: a deny inside an allowed network wins. */
+    struct hx_server srv;
+    start_exposed(&srv, (const char *[]){"--no-auth", "--allow", "127.0.0.0/8", "--deny",
+                                         "127.0.0.2", NULL});
+    uint16_t port2, port1;
+    int l2 = loopback_socket("127.0.0.2", SOCK_STREAM, &port2);
+    int l1 = hx_tcp_listener(false, &port1);
+    char id[64];
+    hx_socket(&srv, NULL, id);
+    expect_connect_denied(&srv, NULL, id, "127.0.0.2", port2);
+    expect_nothing(l2, 200);
+    struct hx_response r;
+    cu_cmdf(&srv, id, "connect", &r, "[\"127.0.0.1\",%u]", port1);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    close(hx_accept(l1));
+    close(l1);
+    close(l2);
     assert_int_equal(cu_stop(&srv), 0);
 }
 
@@ -1199,6 +1253,7 @@ int main(void)
         cmocka_unit_test_teardown(test_policy_loopback_defaults, stop_leftovers),
         cmocka_unit_test_teardown(test_policy_exposed_defaults, stop_leftovers),
         cmocka_unit_test_teardown(test_policy_exposed_allow_loopback, stop_leftovers),
+        cmocka_unit_test_teardown(test_policy_deny_before_allow, stop_leftovers),
         cmocka_unit_test_teardown(test_policy_deny_address, stop_leftovers),
         cmocka_unit_test_teardown(test_policy_deny_port, stop_leftovers),
         cmocka_unit_test_teardown(test_policy_bad_rule_refused, stop_leftovers),
