@@ -146,8 +146,8 @@ static int split_path(const char *url, char segs[4][72])
 /* The name element 1 carries for an endpoint that is refused before it runs. */
 static const char *endpoint_name(char segs[4][72], int nseg, const char *method)
 {
-    if (strcmp(segs[0], "events") == 0)
-        return "events";
+    if (strcmp(segs[0], "events") == 0 || strcmp(segs[0], "metrics") == 0)
+        return segs[0];
     if (nseg == 1)
         return strcmp(method, "POST") == 0 ? "socket" : "sockets";
     if (nseg == 2)
@@ -170,12 +170,9 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
         char *body = strdup("{\"status\":\"ok\"}");
         return body ? srv_reply(r, 200, body, strlen(body), NULL) : MHD_NO;
     }
-    if (nseg == 1 && strcmp(segs[0], "metrics") == 0) {
-        if (!get)
-            return method_not_allowed(r, "metrics", "GET");
-        return metrics_serve(r);
-    }
-    if (nseg < 1 || (strcmp(segs[0], "sockets") != 0 && strcmp(segs[0], "events") != 0)) {
+    bool api = nseg >= 1 && (strcmp(segs[0], "sockets") == 0 || strcmp(segs[0], "events") == 0 ||
+                             (nseg == 1 && strcmp(segs[0], "metrics") == 0));
+    if (!api) {
         if (get && nseg >= 0 && nseg <= 1)
             return static_serve(r, url);
         return srv_reply_error(r, 404, "request", ENG_EINVAL, "no such endpoint");
@@ -190,6 +187,12 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
         return srv_reply_error(r, 401, endpoint_name(segs, nseg, method), ENG_EAUTH,
                                "send Authorization: Bearer TOKEN or ?token=TOKEN");
 
+    /* Metrics need the credential too: they tell what the gateway is doing. */
+    if (strcmp(segs[0], "metrics") == 0) {
+        if (!get)
+            return method_not_allowed(r, "metrics", "GET");
+        return metrics_serve(r);
+    }
     if (strcmp(segs[0], "events") == 0) {
         if (nseg != 1)
             return srv_reply_error(r, 404, "events", ENG_EINVAL, "no such endpoint");
