@@ -19,6 +19,11 @@ pkgs_for() {
 missing=""
 for group in "$@"; do
     for p in $(pkgs_for "$group"); do
+        # A Node.js from elsewhere (NodeSource's nodejs carries npm and conflicts with
+        # Debian's npm package) is as good as Debian's: accept the command.
+        if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then
+            continue
+        fi
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
             missing="$missing $p"
         fi

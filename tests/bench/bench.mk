@@ -3,7 +3,7 @@
 # and time; no pass/fail on any number.
 #
 #   make bench            install what is missing (wrk, nginx-light, valgrind, ...), build,
-#                         run tests/bench/run.sh (about two minutes)
+#                         run tests/bench/run.sh (about a minute)
 #   make bench-profile    callgrind instruction counts per request: sockgate vs the
 #                         minimal libmicrohttpd server, and sockgate's costliest functions
 

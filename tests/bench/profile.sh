@@ -7,6 +7,7 @@
 # functions (self and inclusive). Kernel time is not counted: see run.sh for wall-clock.
 #
 #   tests/bench/profile.sh BUILD_DIR        (make bench-profile builds what it needs)
+#   PROFILE_SOCKGATE=path/to/sockgate       profiles another build (an older one, say)
 set -u
 
 BUILD=${1:-build}
@@ -57,7 +58,7 @@ profile() {
 }
 
 SG_PORT=$("$BIN/bench_client" freeport)
-profile sockgate "$SG_PORT" "$BUILD/sockgate" --listen "127.0.0.1:$SG_PORT"
+profile sockgate "$SG_PORT" "${PROFILE_SOCKGATE:-$BUILD/sockgate}" --listen "127.0.0.1:$SG_PORT"
 BL_PORT=$("$BIN/bench_client" freeport)
 profile baseline "$BL_PORT" "$BIN/mhd_baseline" "$BL_PORT" --external
 echo

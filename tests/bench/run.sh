@@ -36,6 +36,7 @@ START=$(date +%s)
 cleanup() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    PIDS=()
     if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -55,7 +56,8 @@ done
 freeport() { "$BIN/bench_client" freeport; }
 part() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 kv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# The median of the numbers on standard input, one a line.
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # Starts a program in the background, its output in $TMP/NAME.out; sets LAST_PID.
@@ -67,9 +69,14 @@ start() {
     PIDS+=("$LAST_PID")
 }
 
+# Stops a program start() started, and forgets it so that cleanup never signals its id
+# again (by then it could be another process's).
 stop() {
+    local keep=() p
     kill -TERM "$1" 2>/dev/null
     wait "$1" 2>/dev/null
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
 }
 
 # Waits (at most 5 s) for "ready" on a helper's output.
@@ -127,7 +134,7 @@ prepare_getsockname() {
 }
 
 part_a() {
-    local rounds=${BENCH_RATE_ROUNDS:-5} servers who
+    local rounds=${BENCH_RATE_ROUNDS:-5} servers who name port pid
     say "a. command rate: wrk -t2 -c50, $rounds x $SECS s against each server, interleaved"
     URL=/sockets/s1/getsockname
     start_sockgate a
@@ -156,7 +163,8 @@ part_a() {
     done
     for _ in $(seq "$rounds"); do
         for who in $servers; do
-            wrk_run $(echo "$who" | tr : ' ')
+            IFS=: read -r name port pid <<<"$who"
+            wrk_run "$name" "$port" "$pid"
         done
     done
     for who in $servers; do
@@ -178,8 +186,8 @@ part_a() {
     fi
     for who in $servers; do stop "$(echo "$who" | cut -d: -f3)"; done
 }
-rate_of() { median $(awk '{ print $1 }' "$TMP/$1.rate"); }
-cpu_of() { median $(awk '{ print $2 }' "$TMP/$1.rate"); }
+rate_of() { awk '{ print $1 }' "$TMP/$1.rate" | median; }
+cpu_of() { awk '{ print $2 }' "$TMP/$1.rate" | median; }
 
 # ---- b. echo round trip ---------------------------------------------------------------
 start_echo() {
@@ -203,7 +211,7 @@ part_b() {
             kv "$TMP/echo-gw-$c.out" us_per_pair >>"$TMP/echo-gw-$c.us"
         done
         row "b. echo pair, $c client$([ "$c" = 1 ] || echo s), us" \
-            "$(median $(cat "$TMP/echo-gw-$c.us"))" "$(median $(cat "$TMP/echo-tcp-$c.us"))" \
+            "$(median <"$TMP/echo-gw-$c.us")" "$(median <"$TMP/echo-tcp-$c.us")" \
             "POST send + POST recv via sockgate vs write + read on a plain TCP socket (mean per pair)" lower
     done
     stop "$SG_PID"
@@ -211,14 +219,7 @@ part_b() {
 }
 
 # ---- c. bulk receive ------------------------------------------------------------------
-part_c() {
-    say "c. bulk: 100 MB text and binary from nginx, recv n=1 MiB, ${ROUNDS} rounds"
-    mkdir -p "$TMP/www" "$TMP/nginx"
-    chmod 755 "$TMP/www"
-    "$BIN/bench_client" gen text "$TMP/www/text.txt" "$BULK_BYTES" || fail "cannot write test data"
-    "$BIN/bench_client" gen binary "$TMP/www/binary.bin" "$BULK_BYTES" || fail "cannot write test data"
-    chmod 644 "$TMP/www/"*
-    NGINX_PORT=$(freeport)
+write_nginx_conf() {
     cat >"$TMP/nginx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -232,79 +233,92 @@ http {
     server { listen 127.0.0.1:$NGINX_PORT; root $TMP/www; }
 }
 EOF
-start nginx "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf"
-NGINX_PID=$LAST_PID
-wait_http "$NGINX_PORT" /text.txt
-start_sockgate c
-for _ in $(seq "$ROUNDS"); do
-    for f in text.txt binary.bin; do
-        "$BIN/bench_client" bulk-tcp "$NGINX_PORT" "/$f" 1048576 >"$TMP/bulk-tcp-$f.out" ||
-            fail "bulk-tcp failed"
-        kv "$TMP/bulk-tcp-$f.out" mb_per_s >>"$TMP/bulk-tcp-$f.mbs"
-        for enc in ascii~hex base64; do
-            "$BIN/bench_client" bulk-gw "$SG_PORT" "$NGINX_PORT" "/$f" "$enc" 1048576 \
-                >"$TMP/bulk-gw-$f-$enc.out" || fail "bulk-gw failed"
-            kv "$TMP/bulk-gw-$f-$enc.out" mb_per_s >>"$TMP/bulk-gw-$f-$enc.mbs"
-            [ "$(kv "$TMP/bulk-gw-$f-$enc.out" bytes)" = "$(kv "$TMP/bulk-tcp-$f.out" bytes)" ] ||
-                say "warning: $f in $enc: byte counts differ from the direct read"
+}
+
+part_c() {
+    local f enc
+    say "c. bulk: 100 MB text and binary from nginx, recv n=1 MiB, ${ROUNDS} rounds"
+    mkdir -p "$TMP/www" "$TMP/nginx"
+    chmod 755 "$TMP/www"
+    "$BIN/bench_client" gen text "$TMP/www/text.txt" "$BULK_BYTES" || fail "cannot write test data"
+    "$BIN/bench_client" gen binary "$TMP/www/binary.bin" "$BULK_BYTES" || fail "cannot write test data"
+    chmod 644 "$TMP/www/"*
+    NGINX_PORT=$(freeport)
+    write_nginx_conf
+    start nginx "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf"
+    NGINX_PID=$LAST_PID
+    wait_http "$NGINX_PORT" /text.txt
+    start_sockgate c
+    for _ in $(seq "$ROUNDS"); do
+        for f in text.txt binary.bin; do
+            "$BIN/bench_client" bulk-tcp "$NGINX_PORT" "/$f" 1048576 >"$TMP/bulk-tcp-$f.out" ||
+                fail "bulk-tcp failed"
+            kv "$TMP/bulk-tcp-$f.out" mb_per_s >>"$TMP/bulk-tcp-$f.mbs"
+            for enc in ascii~hex base64; do
+                "$BIN/bench_client" bulk-gw "$SG_PORT" "$NGINX_PORT" "/$f" "$enc" 1048576 \
+                    >"$TMP/bulk-gw-$f-$enc.out" || fail "bulk-gw failed"
+                kv "$TMP/bulk-gw-$f-$enc.out" mb_per_s >>"$TMP/bulk-gw-$f-$enc.mbs"
+                [ "$(kv "$TMP/bulk-gw-$f-$enc.out" bytes)" = "$(kv "$TMP/bulk-tcp-$f.out" bytes)" ] ||
+                    say "warning: $f in $enc: byte counts differ from the direct read"
+            done
         done
     done
-done
-for f in text.txt binary.bin; do
-    for enc in ascii~hex base64; do
-        row "c. ${f%%.*} 100 MB, $enc, MB/s" "$(median $(cat "$TMP/bulk-gw-$f-$enc.mbs"))" \
-            "$(median $(cat "$TMP/bulk-tcp-$f.mbs"))" \
-            "recv n=1 MiB loop via sockgate, decoded by the client, vs recv() of 1 MiB on a plain socket"
+    for f in text.txt binary.bin; do
+        for enc in ascii~hex base64; do
+            row "c. ${f%%.*} 100 MB, $enc, MB/s" "$(median <"$TMP/bulk-gw-$f-$enc.mbs")" \
+                "$(median <"$TMP/bulk-tcp-$f.mbs")" \
+                "recv n=1 MiB loop via sockgate, decoded by the client, vs recv() of 1 MiB on a plain socket"
+        done
     done
-done
-stop "$SG_PID"
-stop "$NGINX_PID"
-rm -f "$TMP/www/"*
+    stop "$SG_PID"
+    stop "$NGINX_PID"
+    rm -f "$TMP/www/"*
 }
 
 # ---- d. footprint ----------------------------------------------------------------------
 part_d() {
-say "d. footprint: $SOCKETS idle sockets, then $WAITS waiting recvs"
-start_echo
-start_sockgate d
-BF_PORT=$(freeport)
-start mhd-footprint "$BIN/mhd_baseline" "$BF_PORT"
-BF_PID=$LAST_PID
-wait_ready mhd-footprint
-"$BIN/bench_client" footprint "$SG_PORT" "$SG_PID" "$ECHO_PORT" "$SOCKETS" "$WAITS" \
-    "$BF_PORT" "$BF_PID" >"$TMP/footprint.out" || fail "footprint failed"
-F=$TMP/footprint.out
-row "d. RSS per idle socket, bytes" "$(kv "$F" bytes_per_socket)" "$(kv "$F" base_bytes_per_conn)" \
-    "VmRSS growth over $SOCKETS connected, idle sockets vs, for scale, the minimal MHD server's per open keep-alive connection ($WAITS, each after one request)" lower
-row "d. RSS per waiting recv, bytes" "$(kv "$F" bytes_per_wait)" "$(kv "$F" base_bytes_per_conn)" \
-    "VmRSS growth over $WAITS recvs waiting, each on its own keep-alive HTTP connection (after one request), vs the same baseline" lower
-row "d. server threads" "$(kv "$F" threads)" "$(kv "$F" base_threads)" \
-    "threads of sockgate vs the minimal MHD server (internal epoll thread)" lower
-stop "$SG_PID"
-stop "$BF_PID"
-stop "$ECHO_PID"
+    say "d. footprint: $SOCKETS idle sockets, then $WAITS waiting recvs"
+    start_echo
+    start_sockgate d
+    BF_PORT=$(freeport)
+    start mhd-footprint "$BIN/mhd_baseline" "$BF_PORT"
+    BF_PID=$LAST_PID
+    wait_ready mhd-footprint
+    "$BIN/bench_client" footprint "$SG_PORT" "$SG_PID" "$ECHO_PORT" "$SOCKETS" "$WAITS" \
+        "$BF_PORT" "$BF_PID" >"$TMP/footprint.out" || fail "footprint failed"
+    local F=$TMP/footprint.out
+    row "d. RSS per idle socket, bytes" "$(kv "$F" bytes_per_socket)" "$(kv "$F" base_bytes_per_conn)" \
+        "VmRSS growth over $SOCKETS connected, idle sockets vs, for scale, the minimal MHD server's per open keep-alive connection ($WAITS, each after one request)" lower
+    row "d. RSS per waiting recv, bytes" "$(kv "$F" bytes_per_wait)" "$(kv "$F" base_bytes_per_conn)" \
+        "VmRSS growth over $WAITS recvs waiting, each on its own keep-alive HTTP connection (after one request), vs the same baseline" lower
+    row "d. server threads" "$(kv "$F" threads)" "$(kv "$F" base_threads)" \
+        "threads of sockgate vs the minimal MHD server (internal epoll thread)" lower
+    stop "$SG_PID"
+    stop "$BF_PID"
+    stop "$ECHO_PID"
 }
 
 # ---- e. codec ---------------------------------------------------------------------------
 part_e() {
-say "e. codec: ascii~hex of 16 MiB of text and of binary, native vs wasm under node"
-"$BIN/bench_client" gen text "$TMP/codec-text" "$CODEC_BYTES"
-"$BIN/bench_client" gen binary "$TMP/codec-binary" "$CODEC_BYTES"
-"$BIN/codec_bench" "$TMP/codec-text" "$TMP/codec-binary" "$CODEC_BYTES" >"$TMP/codec-native.out" ||
-    fail "codec_bench failed"
-WASM_OK=0
-if command -v node >/dev/null && [ -f "$BUILD/web/sockgate_wasm.js" ]; then
-    node "$(dirname "$0")/codec_wasm.js" "$BUILD/web" "$TMP/codec-text" "$TMP/codec-binary" \
-        "$CODEC_BYTES" >"$TMP/codec-wasm.out" 2>"$TMP/codec-wasm.err" && WASM_OK=1
-fi
-[ "$WASM_OK" = 1 ] || say "warning: the wasm codec could not run: $(cat "$TMP/codec-wasm.err" 2>/dev/null)"
-for k in text binary; do
-    for d in encode decode; do
-        row "e. $d $k, GB/s" "$(kv "$TMP/codec-native.out" "${k}_${d}_gbps")" \
-            "$([ "$WASM_OK" = 1 ] && kv "$TMP/codec-wasm.out" "${k}_${d}_gbps" || echo n/a)" \
-            "native C (the server's object) vs the console's wasm build under node $(node --version 2>/dev/null)"
+    local k d wasm_ok=0
+    say "e. codec: ascii~hex of 16 MiB of text and of binary, native vs wasm under node"
+    "$BIN/bench_client" gen text "$TMP/codec-text" "$CODEC_BYTES"
+    "$BIN/bench_client" gen binary "$TMP/codec-binary" "$CODEC_BYTES"
+    "$BIN/codec_bench" "$TMP/codec-text" "$TMP/codec-binary" "$CODEC_BYTES" >"$TMP/codec-native.out" ||
+        fail "codec_bench failed"
+    if command -v node >/dev/null && [ -f "$BUILD/web/sockgate_wasm.js" ]; then
+        node "$(dirname "$0")/codec_wasm.js" "$BUILD/web" "$TMP/codec-text" "$TMP/codec-binary" \
+            "$CODEC_BYTES" >"$TMP/codec-wasm.out" 2>"$TMP/codec-wasm.err" && wasm_ok=1
+    fi
+    [ "$wasm_ok" = 1 ] ||
+        say "warning: the wasm codec could not run: $(cat "$TMP/codec-wasm.err" 2>/dev/null)"
+    for k in text binary; do
+        for d in encode decode; do
+            row "e. $d $k, GB/s" "$(kv "$TMP/codec-native.out" "${k}_${d}_gbps")" \
+                "$([ "$wasm_ok" = 1 ] && kv "$TMP/codec-wasm.out" "${k}_${d}_gbps" || echo n/a)" \
+                "native C (the server's object) vs the console's wasm build under node $(node --version 2>/dev/null)"
+        done
     done
-done
 }
 
 for p in a b c d e; do
