@@ -165,7 +165,7 @@ static int http_parse(struct hconn *h)
     if (!end)
         return 0;
     h->hdrlen = (size_t)(end - h->in) + 4;
-    h->status = h->inlen > 12 ? atoi(h->in + 9) : 0;
+    h->status = h->inlen > 12 ? (int)strtol(h->in + 9, NULL, 10) : 0;
     h->bodylen = 0;
     for (char *p = h->in; p < end; p++) {
         if (*p == '\n' && strncasecmp(p + 1, "Content-Length:", 15) == 0) {

@@ -107,7 +107,9 @@ static void echo(int ep, int fd, char *buf)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
+    char *end;
+    long port = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+    if (argc != 2 || *end || port < 0 || port > 65535) {
         fprintf(stderr, "usage: echo_server PORT\n");
         return 2;
     }
@@ -125,7 +127,7 @@ int main(int argc, char **argv)
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1])),
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(0x7f000001u)};
     if (!held || !buf || ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         listen(ls, 4096) < 0) {

@@ -68,7 +68,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
+    char *end;
+    long port = argc >= 2 ? strtol(argv[1], &end, 10) : -1;
+    if (argc < 2 || *end || port < 0 || port > 65535) {
         fprintf(stderr, "usage: mhd_baseline PORT [--external]\n");
         return 2;
     }
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
     }
     unsigned flags = external ? MHD_USE_EPOLL : MHD_USE_EPOLL_INTERNAL_THREAD;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)atoi(argv[1]), NULL, NULL, handler, NULL,
+        flags, (uint16_t)port, NULL, NULL, handler, NULL,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
     if (!d) {
