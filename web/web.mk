@@ -1,6 +1,6 @@
 # The browser console: its assets are copied to $(BUILD)/web, which the server serves at
 # /, next to sockgate_wasm.js, the WebAssembly build of the JSL parser and the codec
-# (web/jsl_parser.c, engine/codec.c) made by Debian's emcc. Included by the top Makefile.
+# (web/jsl_*.c, engine/codec.c) made by Debian's emcc. Included by the top Makefile.
 #
 #   make web        build $(BUILD)/web
 #   make web-test   node tests of the wasm module, then browser tests in real Chromium
@@ -10,7 +10,8 @@ WEB_ASSETS := index.html console.css console.js jsl.js interp.js favicon.svg
 WEB_OUT := $(WEB_ASSETS:%=$(BUILD)/web/%)
 WEB_WASM := $(BUILD)/web/sockgate_wasm.js
 WEB_WASM_BIN := $(BUILD)/web/sockgate_wasm.wasm
-WEB_WASM_SRC := web/jsl_parser.c engine/codec.c
+WEB_WASM_SRC := web/jsl_lexer.c web/jsl_tree.c web/jsl_parser.c web/jsl_writer.c \
+	engine/codec.c
 
 EMCC ?= emcc
 # Debian's emcc runs JavaScript tools that need acorn from /usr/share/nodejs.
@@ -37,7 +38,8 @@ $(WEB_OUT): $(BUILD)/web/%: web/%
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(WEB_WASM) $(WEB_WASM_BIN) &: $(WEB_WASM_SRC) web/jsl_parser.h engine/codec.h web/web.mk
+$(WEB_WASM) $(WEB_WASM_BIN) &: $(WEB_WASM_SRC) web/jsl_parser.h web/jsl_internal.h \
+		engine/codec.h web/web.mk
 	@mkdir -p $(dir $(WEB_WASM))
 	$(EMCC_ENV) $(EMCC) $(EMCC_FLAGS) $(WEB_WASM_SRC) -o $(WEB_WASM)
 

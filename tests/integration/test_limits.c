@@ -14,91 +14,23 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "cmd_util.h"
+#include "srv_util.h"
 #include "sse.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-/* Servers started by this process. A failed assertion jumps past a test's own hx_stop,
- * so each test's teardown kills whatever it left running (a leftover server would also
- * hold the test's stdout open for whoever reads it). */
-static pid_t started[16];
-static int nstarted;
-
-static void track(const struct hx_server *s)
-{
-    if (nstarted < (int)(sizeof(started) / sizeof(started[0])))
-        started[nstarted++] = s->pid;
-}
-
-static void srv_start(struct hx_server *s, const char *const *args)
-{
-    hx_start(s, args);
-    track(s);
-}
-
-static int stop_leftovers(void **state)
-{
-    (void)state;
-    for (int i = 0; i < nstarted; i++) {
-        int st;
-        /* Still running and still ours: waitpid reaps only our own children. */
-        if (started[i] > 0 && waitpid(started[i], &st, WNOHANG) == 0) {
-            kill(started[i], SIGKILL);
-            waitpid(started[i], &st, 0);
-        }
-    }
-    nstarted = 0;
-    return 0;
-}
-
-/* A refusal given before the command runs (AUTH, a cross-origin DENIED, a connection
- * LIMIT): the status, ["<name>", "NAME: description."], JSON. Element 1 names the
- * endpoint or command, which is not what these tests are about, so it is not pinned. */
-static void expect_refused(const struct hx_response *r, int status, const char *name)
-{
-    char prefix[32];
-    snprintf(prefix, sizeof(prefix), "%s: ", name);
-    const char *e = hx_elem(r, 1);
-    if (r->status != status || hx_len(r) != 2 || !hx_elem(r, 0) || !e ||
-        strncmp(e, prefix, strlen(prefix)) != 0 || e[strlen(e) - 1] != '.')
-        fail_msg("expected %d [\"...\",\"%s...\"], got %d %s", status, prefix, r->status,
-                 r->body);
-    if (!strstr(r->headers, "Content-Type: application/json"))
-        fail_msg("answer is not application/json: %s", r->headers);
-}
-
-static void req_auth(const struct hx_server *s, const char *method, const char *path,
-                     const char *token, const char *body, struct hx_response *r)
-{
-    char h[256] = "";
-    if (token)
-        snprintf(h, sizeof(h), "Authorization: Bearer %s\r\n", token);
-    hx_request_h(s, method, path, h, body, r);
-}
-
-static void socket_auth(const struct hx_server *s, const char *token, char *id)
-{
-    struct hx_response r;
-    req_auth(s, "POST", "/sockets", token, NULL, &r);
-    hx_expect(&r, 201, "socket", "ok");
-    snprintf(id, 64, "%s", hx_elem(&r, 2));
-    hx_response_free(&r);
-}
-
 static void expect_socket_limit(const struct hx_server *s, const char *token)
 {
     struct hx_response r;
-    req_auth(s, "POST", "/sockets", token, NULL, &r);
+    su_req_auth(s, "POST", "/sockets", token, NULL, NULL, &r);
     cu_expect_err(&r, 429, "socket", "LIMIT");
     hx_response_free(&r);
 }
@@ -108,24 +40,9 @@ static void close_auth(const struct hx_server *s, const char *token, const char 
     struct hx_response r;
     char path[128];
     snprintf(path, sizeof(path), "/sockets/%s", id);
-    req_auth(s, "DELETE", path, token, NULL, &r);
+    su_req_auth(s, "DELETE", path, token, NULL, NULL, &r);
     hx_expect(&r, 200, "close", "ok");
     hx_response_free(&r);
-}
-
-/* A gateway socket connected to a fresh loopback listener; returns the accepted peer. */
-static int connect_pair(const struct hx_server *s, char *id)
-{
-    uint16_t port;
-    int lfd = hx_tcp_listener(false, &port);
-    hx_socket(s, NULL, id);
-    struct hx_response r;
-    cu_cmdf(s, id, "connect", &r, "[\"127.0.0.1\",%u]", port);
-    hx_expect(&r, 200, "connect", "ok");
-    hx_response_free(&r);
-    int peer = hx_accept(lfd);
-    close(lfd);
-    return peer;
 }
 
 /* A TCP connection to the server from the local address `from` (127.0.0.x). */
@@ -167,7 +84,7 @@ static void test_max_sockets(void **state)
 {
     (void)state;
     struct hx_server srv;
-    srv_start(&srv, (const char *[]){"--max-sockets", "3", NULL});
+    su_start(&srv, (const char *[]){"--max-sockets", "3", NULL});
     char ids[3][64], extra[64];
     for (int i = 0; i < 3; i++)
         hx_socket(&srv, i == 1 ? "[\"DGRAM\"]" : NULL, ids[i]);
@@ -215,21 +132,21 @@ static void test_max_sockets_per_token(void **state)
 {
     (void)state;
     struct hx_server srv;
-    srv_start(&srv, (const char *[]){"--max-sockets-per-token", "2", "--token", "a", "--token",
-                                    "b", NULL});
+    su_start(&srv, (const char *[]){"--max-sockets-per-token", "2", "--token", "a", "--token",
+                                   "b", NULL});
     char a[2][64], b[2][64], more[64];
-    socket_auth(&srv, "a", a[0]);
-    socket_auth(&srv, "a", a[1]);
+    su_socket_auth(&srv, "a", NULL, a[0]);
+    su_socket_auth(&srv, "a", NULL, a[1]);
     expect_socket_limit(&srv, "a");
     /* Another credential has its own quota. */
-    socket_auth(&srv, "b", b[0]);
-    socket_auth(&srv, "b", b[1]);
+    su_socket_auth(&srv, "b", NULL, b[0]);
+    su_socket_auth(&srv, "b", NULL, b[1]);
     expect_socket_limit(&srv, "b");
     expect_socket_limit(&srv, "a");
     /* A freed slot is usable again by its own credential only. */
     close_auth(&srv, "a", a[1]);
     expect_socket_limit(&srv, "b");
-    socket_auth(&srv, "a", more);
+    su_socket_auth(&srv, "a", NULL, more);
     expect_socket_limit(&srv, "a");
     cu_healthz(&srv);
     assert_int_equal(cu_stop(&srv), 0);
@@ -241,22 +158,22 @@ static void test_max_sockets_per_token_accept(void **state)
     /* A listening socket must not be a way around the per-credential quota: accept
      * creates a socket for the credential too. */
     struct hx_server srv;
-    srv_start(&srv, (const char *[]){"--max-sockets-per-token", "2", "--token", "a", "--token",
-                                    "b", NULL});
+    su_start(&srv, (const char *[]){"--max-sockets-per-token", "2", "--token", "a", "--token",
+                                   "b", NULL});
     char l[64], other[64], path[128];
     struct hx_response r;
-    socket_auth(&srv, "a", l);
-    socket_auth(&srv, "a", other);
+    su_socket_auth(&srv, "a", NULL, l);
+    su_socket_auth(&srv, "a", NULL, other);
     snprintf(path, sizeof(path), "/sockets/%s/bind", l);
-    req_auth(&srv, "POST", path, "a", "[\"localhost\",0]", &r);
+    su_req_auth(&srv, "POST", path, "a", NULL, "[\"localhost\",0]", &r);
     hx_expect(&r, 200, "bind", "ok");
     hx_response_free(&r);
     snprintf(path, sizeof(path), "/sockets/%s/listen", l);
-    req_auth(&srv, "POST", path, "a", NULL, &r);
+    su_req_auth(&srv, "POST", path, "a", NULL, NULL, &r);
     hx_expect(&r, 200, "listen", "ok");
     hx_response_free(&r);
     snprintf(path, sizeof(path), "/sockets/%s/getsockname", l);
-    req_auth(&srv, "POST", path, "a", NULL, &r);
+    su_req_auth(&srv, "POST", path, "a", NULL, NULL, &r);
     hx_expect(&r, 200, "getsockname", "ok");
     uint16_t lport = (uint16_t)atoi(hx_elem(&r, 3));
     hx_response_free(&r);
@@ -264,21 +181,21 @@ static void test_max_sockets_per_token_accept(void **state)
     int c1 = hx_tcp_connect(false, lport);
     assert_true(c1 >= 0);
     snprintf(path, sizeof(path), "/sockets/%s/accept", l);
-    req_auth(&srv, "POST", path, "a", "{\"timeout\":5}", &r);
+    su_req_auth(&srv, "POST", path, "a", NULL, "{\"timeout\":5}", &r);
     cu_expect_err(&r, 429, "accept", "LIMIT");
     hx_response_free(&r);
     close(c1);
-    req_auth(&srv, "GET", "/sockets", "a", NULL, &r);
+    su_req_auth(&srv, "GET", "/sockets", "a", NULL, NULL, &r);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "sockets")), 2);
     hx_response_free(&r);
     /* With room again, accept works. */
     close_auth(&srv, "a", other);
     int c2 = hx_tcp_connect(false, lport);
-    req_auth(&srv, "POST", path, "a", "{\"timeout\":5}", &r);
+    su_req_auth(&srv, "POST", path, "a", NULL, "{\"timeout\":5}", &r);
     hx_expect(&r, 200, "accept", "ok");
     hx_response_free(&r);
     close(c2);
-    socket_auth(&srv, "b", other);
+    su_socket_auth(&srv, "b", NULL, other);
     assert_int_equal(cu_stop(&srv), 0);
 }
 
@@ -288,7 +205,7 @@ static void test_max_body(void **state)
 {
     (void)state;
     struct hx_server srv;
-    srv_start(&srv, (const char *[]){"--max-body", "100", NULL});
+    su_start(&srv, (const char *[]){"--max-body", "100", NULL});
     char id[64];
     uint16_t uport;
     int ufd = hx_udp_socket(false, &uport);
@@ -338,11 +255,11 @@ static void test_max_recv(void **state)
 {
     (void)state;
     struct hx_server srv;
-    srv_start(&srv, (const char *[]){"--max-recv", "10", NULL});
+    su_start(&srv, (const char *[]){"--max-recv", "10", NULL});
     struct sse_stream es;
     sse_open(&es, srv.port, NULL);
     char id[64], path[160];
-    int peer = connect_pair(&srv, id);
+    int peer = su_connect_pair(&srv, NULL, id);
     hx_write_all(peer, "0123456789abcdefghij", 20);
     cu_wait_fionread(&srv, id, 20);
 
@@ -387,11 +304,11 @@ static void test_max_waits(void **state)
 {
     (void)state;
     struct hx_server srv;
-    srv_start(&srv, (const char *[]){"--max-waits", "2", NULL});
+    su_start(&srv, (const char *[]){"--max-waits", "2", NULL});
     char a[64], b[64], c[64], path[160];
-    int pa = connect_pair(&srv, a);
-    int pb = connect_pair(&srv, b);
-    int pc = connect_pair(&srv, c);
+    int pa = su_connect_pair(&srv, NULL, a);
+    int pb = su_connect_pair(&srv, NULL, b);
+    int pc = su_connect_pair(&srv, NULL, c);
 
     /* Two blocking recvs wait... */
     snprintf(path, sizeof(path), "/sockets/%s/recv", a);
@@ -466,7 +383,7 @@ static void test_max_connections_per_ip(void **state)
 {
     (void)state;
     struct hx_server srv;
-    srv_start(&srv, (const char *[]){"--max-connections-per-ip", "3", NULL});
+    su_start(&srv, (const char *[]){"--max-connections-per-ip", "3", NULL});
     int held[3];
     hold_connections(&srv, "127.0.0.1", held, 3);
     struct hx_response r;
@@ -474,7 +391,7 @@ static void test_max_connections_per_ip(void **state)
     /* A fourth connection from the same address: 429 LIMIT, more than once. */
     for (int i = 0; i < 3; i++) {
         get_from(&srv, "127.0.0.1", "/healthz", &r);
-        expect_refused(&r, 429, "LIMIT");
+        su_expect_refused(&r, 429, "LIMIT");
         hx_response_free(&r);
     }
     /* Another client address is served meanwhile... */
@@ -512,17 +429,17 @@ static void test_max_connections(void **state)
 {
     (void)state;
     struct hx_server srv;
-    srv_start(&srv, (const char *[]){"--max-connections", "3", NULL});
+    su_start(&srv, (const char *[]){"--max-connections", "3", NULL});
     int held[3];
     hold_connections(&srv, "127.0.0.1", held, 2);
     hold_connections(&srv, "127.0.0.2", held + 2, 1);
     struct hx_response r;
     /* The total is reached: every address is refused with 429 LIMIT... */
     get_from(&srv, "127.0.0.1", "/healthz", &r);
-    expect_refused(&r, 429, "LIMIT");
+    su_expect_refused(&r, 429, "LIMIT");
     hx_response_free(&r);
     get_from(&srv, "127.0.0.3", "/healthz", &r);
-    expect_refused(&r, 429, "LIMIT");
+    su_expect_refused(&r, 429, "LIMIT");
     hx_response_free(&r);
     /* ...while the connections already open are served. */
     for (int i = 0; i < 3; i++) {
@@ -546,14 +463,14 @@ static void test_max_connections(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_max_sockets, stop_leftovers),
-        cmocka_unit_test_teardown(test_max_sockets_per_token, stop_leftovers),
-        cmocka_unit_test_teardown(test_max_sockets_per_token_accept, stop_leftovers),
-        cmocka_unit_test_teardown(test_max_body, stop_leftovers),
-        cmocka_unit_test_teardown(test_max_recv, stop_leftovers),
-        cmocka_unit_test_teardown(test_max_waits, stop_leftovers),
-        cmocka_unit_test_teardown(test_max_connections_per_ip, stop_leftovers),
-        cmocka_unit_test_teardown(test_max_connections, stop_leftovers),
+        cmocka_unit_test_teardown(test_max_sockets, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_max_sockets_per_token, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_max_sockets_per_token_accept, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_max_body, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_max_recv, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_max_waits, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_max_connections_per_ip, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_max_connections, su_stop_leftovers),
     };
     return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
 }
