@@ -7,7 +7,8 @@
  * phone-sized screen. The README's web/screenshot.png is taken here too.
  *
  *   SOCKGATE_BUILD=build node --test tests/web/console.browser.test.js
- *   (SOCKGATE_CHROMIUM overrides the browser; SOCKGATE_SCREENSHOT=0 keeps the screenshot)
+ *   (SOCKGATE_CHROMIUM overrides the browser; SOCKGATE_SCREENSHOT=update writes the README's
+ *   web/screenshot.png, otherwise the screenshot goes to build/ and the tree stays clean)
  */
 'use strict';
 
@@ -22,7 +23,9 @@ const root = path.resolve(__dirname, '..', '..');
 const build = path.resolve(root, process.env.SOCKGATE_BUILD || 'build');
 const gatewayBin = path.join(build, 'sockgate');
 const chromiumPath = process.env.SOCKGATE_CHROMIUM || '/usr/bin/chromium';
-const screenshotPath = path.join(root, 'web', 'screenshot.png');
+const screenshotPath = process.env.SOCKGATE_SCREENSHOT === 'update'
+  ? path.join(root, 'web', 'screenshot.png')
+  : path.join(root, 'build', 'console-screenshot.png');
 const TOKEN = 'console-test-token';
 
 const { chromium } = require('playwright-core');
@@ -343,7 +346,7 @@ test('on a phone-sized screen nothing overflows sideways', async (t) => {
   await run(page, 's << close()');
 });
 
-test('screenshot for the README', { skip: process.env.SOCKGATE_SCREENSHOT === '0' }, async (t) => {
+test('screenshot for the README', async (t) => {
   const page = await openConsole(t, { viewport: { width: 1280, height: 880 } });
   await page.waitForFunction(() => document.getElementById('events-status').dataset.state === 'ok',
     null, { timeout: 10000 });
