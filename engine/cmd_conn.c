@@ -4,7 +4,6 @@
  * tries each checked address in turn.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,14 +49,38 @@ struct eng_list *engi_cmd_bind(struct eng_socket *s, const struct eng_request *r
     }
     if (bind(s->fd, (struct sockaddr *)&ss, engi_addr_len(&ss)) < 0)
         return engi_list_err(ENG_CMD_BIND, -errno, NULL);
+    s->bound = true;
     if (s->state == ENGI_NEW)
         s->state = ENGI_BOUND;
     return engi_list_new(ENG_CMD_BIND);
 }
 
+/* listen() on a socket that was never bound binds it to the wildcard address, which is
+ * what bind refuses without --allow-bind: bind such a socket to loopback instead. */
+static int listen_bind_loopback(struct eng_socket *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (s->e->cfg.allow_bind_any || s->type != SOCK_STREAM)
+        return 0;
+    if (getsockname(s->fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    if (ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port != 0
+                                : ((struct sockaddr_in6 *)&ss)->sin6_port != 0)
+        return 0; /* bound already, by bind or by an earlier connect */
+    engi_addr_literal(s->family == AF_INET6 ? "::1" : "127.0.0.1", s->family, 0, &ss);
+    if (bind(s->fd, (struct sockaddr *)&ss, engi_addr_len(&ss)) < 0)
+        return -errno;
+    s->bound = true;
+    return 0;
+}
+
 struct eng_list *engi_cmd_listen(struct eng_socket *s, const struct eng_request *req)
 {
     int backlog = req->backlog >= 0 ? req->backlog : SOMAXCONN;
+    int rc = listen_bind_loopback(s);
+    if (rc < 0)
+        return engi_list_err(ENG_CMD_LISTEN, rc, NULL);
     if (listen(s->fd, backlog) < 0)
         return engi_list_err(ENG_CMD_LISTEN, -errno, NULL);
     s->state = ENGI_LISTENING;
@@ -114,12 +137,21 @@ static struct eng_list *accept_answer(struct eng_op *op, const char *peer, const
     return l;
 }
 
+struct eng_list *engi_accept_settle(struct eng_op *op)
+{
+    engi_resolve_detach(op);
+    op->phase = ENGI_PH_READY;
+    struct eng_list *l = accept_answer(op, op->peer_name, op->accepted_id);
+    /* Handed over (or lost with the answer): no longer the operation's to close. */
+    op->accepted_id[0] = '\0';
+    return l;
+}
+
 static void accept_named(struct eng_op *op, int code)
 {
     (void)code;
     struct eng_socket *s = op->sock;
-    op->phase = ENGI_PH_READY;
-    engi_op_finish(op, accept_answer(op, op->peer_name, op->accepted_id));
+    engi_op_finish(op, engi_accept_settle(op));
     engi_kick(s);
 }
 
@@ -170,7 +202,7 @@ int engi_try_accept(struct eng_op *op)
     }
     snprintf(op->accepted_id, sizeof(op->accepted_id), "%s", ns->id);
     if (engi_resolve_name(op, (struct sockaddr *)&peer, accept_named)) {
-        engi_op_finish(op, accept_answer(op, op->peer_name, ns->id));
+        engi_op_finish(op, engi_accept_settle(op));
         return 1;
     }
     op->phase = ENGI_PH_RESOLVING;
@@ -191,40 +223,39 @@ static void connect_resolved(struct eng_op *op, int code)
     engi_kick(s);
 }
 
+/* The state of a socket that is not (or no longer) connecting. */
+static enum engi_state unconnected_state(const struct eng_socket *s)
+{
+    return s->bound ? ENGI_BOUND : ENGI_NEW;
+}
+
+/* Dissolves a STREAM connect attempt, in progress or failed, so that the socket can
+ * connect again. Linux answers the next connect() after a failed non-blocking attempt
+ * with ECONNABORTED unless the attempt is dissolved first; connect(AF_UNSPEC) does that
+ * and keeps an explicit binding, so the next address is tried on the same socket. */
+static void connect_reset(struct eng_socket *s)
+{
+    if (s->type != SOCK_STREAM)
+        return;
+    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    connect(s->fd, &unspec, sizeof(unspec));
+}
+
 /* Dissolves a connect in progress, so the socket can be used again. */
 void engi_connect_abort(struct eng_op *op)
 {
-    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-    connect(op->sock->fd, &unspec, sizeof(unspec));
+    connect_reset(op->sock);
     op->phase = ENGI_PH_READY;
     if (op->sock->state == ENGI_CONNECTING)
-        op->sock->state = ENGI_NEW;
+        op->sock->state = unconnected_state(op->sock);
 }
 
 /* Tries the addresses from op->addr_index on; finishes op unless one is in progress. */
-/* Linux will not connect a TCP socket again after a failed attempt (ECONNABORTED), so
- * the next address gets a fresh socket under the same descriptor number. A socket that
- * was bound keeps its one attempt: a fresh one would lose the binding. */
-static int fresh_socket(struct eng_socket *s)
-{
-    if (s->type != SOCK_STREAM || s->state == ENGI_BOUND)
-        return -1;
-    int nfd = socket(s->family, s->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (nfd < 0)
-        return -1;
-    eng_watch_set(s->e->loop, &s->watch, 0);
-    int rc = dup3(nfd, s->fd, O_CLOEXEC);
-    close(nfd);
-    return rc < 0 ? -1 : 0;
-}
-
 static int connect_next(struct eng_op *op, int last_err)
 {
     struct eng_socket *s = op->sock;
     while (op->addr_index < op->naddrs) {
         struct sockaddr_storage *ss = &op->addrs[op->addr_index];
-        if (op->addr_index > 0 && fresh_socket(s) < 0)
-            break;
         if (connect(s->fd, (struct sockaddr *)ss, engi_addr_len(ss)) == 0) {
             s->state = ENGI_CONNECTED;
             engi_op_finish(op, engi_list_new(ENG_CMD_CONNECT));
@@ -238,10 +269,11 @@ static int connect_next(struct eng_op *op, int last_err)
         last_err = -errno;
         if (last_err == -EISCONN || last_err == -EALREADY)
             break;
+        connect_reset(s);
         op->addr_index++;
     }
     if (s->state == ENGI_CONNECTING)
-        s->state = ENGI_NEW;
+        s->state = unconnected_state(s);
     engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, last_err, NULL));
     return 1;
 }
@@ -273,6 +305,7 @@ int engi_try_connect(struct eng_op *op)
             return 1;
         }
         op->phase = ENGI_PH_READY;
+        connect_reset(s);
         op->addr_index++;
         return connect_next(op, -err);
     }

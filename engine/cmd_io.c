@@ -89,6 +89,12 @@ int engi_try_recv(struct eng_op *op)
         engi_op_finish(op, recv_from_pushback(op));
         return 1;
     }
+    /* While a connect is in progress a recv would take the connect's error (the
+     * kernel's pending SO_ERROR) for itself: the connect, which learns its outcome only
+     * from SO_ERROR, would then wait on a dead socket whose hang-up epoll reports on every
+     * turn. The recv waits; readiness runs the connect first (engi_socket_run). */
+    if (s->state == ENGI_CONNECTING)
+        return 0;
     /* Small reads land in the scratch buffer and are copied to an exact size; large ones
      * ask the kernel how much is waiting so the buffer is not oversized. */
     size_t cap = op->n;

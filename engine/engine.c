@@ -270,6 +270,7 @@ void eng_collect(struct eng *e)
         }
         free(s);
     }
+    engi_resolver_collect(e->resolver);
 }
 
 struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family)
@@ -282,6 +283,7 @@ struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int famil
         return l;
     }
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int err = fd < 0 ? -errno : 0; /* before malloc, which may change errno */
     struct eng_list *l = engi_list_named("socket");
     if (!l) {
         if (fd >= 0)
@@ -289,7 +291,7 @@ struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int famil
         return NULL;
     }
     if (fd < 0) {
-        engi_list_set_err(l, -errno, NULL);
+        engi_list_set_err(l, err, NULL);
         return l;
     }
     struct eng_socket *s = engi_socket_add(e, owner, fd, type, family);
@@ -481,11 +483,16 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
         }
     }
     if (s->nonblocking && req->cmd != ENG_CMD_CONNECT) {
-        *now = (req->cmd == ENG_CMD_SEND || req->cmd == ENG_CMD_SENDTO)
-                   ? engi_send_answer(op, 0, NULL)
-                   : engi_list_err(req->cmd, -EAGAIN, "nothing to %s now on a non-blocking socket",
-                                   req->cmd == ENG_CMD_ACCEPT || req->cmd == ENG_CMD_ACCEPTFAST
-                                       ? "accept" : "receive");
+        if (op->accepted_id[0])
+            /* An accept that took a connection and waits only on the peer's name answers
+             * now, with the address: WOULDBLOCK would lose the connection. */
+            *now = engi_accept_settle(op);
+        else if (req->cmd == ENG_CMD_SEND || req->cmd == ENG_CMD_SENDTO)
+            *now = engi_send_answer(op, 0, NULL);
+        else
+            *now = engi_list_err(req->cmd, -EAGAIN, "nothing to %s now on a non-blocking socket",
+                                 req->cmd == ENG_CMD_ACCEPT || req->cmd == ENG_CMD_ACCEPTFAST
+                                     ? "accept" : "receive");
         engi_op_free(op);
         return *now ? 0 : -ENOMEM;
     }

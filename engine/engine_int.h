@@ -47,6 +47,7 @@ struct eng_socket {
     int family;                      /* AF_INET | AF_INET6 */
     enum engi_state state;           /* lifecycle, for listings and checks */
     bool nonblocking;                /* FIONBIO: commands never wait */
+    bool bound;                      /* bind succeeded: connect must keep that address */
     bool kicked;                     /* on the engine's kick list */
     struct eng_watch watch;          /* readiness of fd */
     struct engi_queue readq;         /* recv, recvfrom, accept in arrival order */
@@ -92,7 +93,7 @@ struct eng_op {
     int naddrs, addr_index;          /* how many, and which one is tried */
     char *host;                      /* connect/sendto: owned copy of the name, or NULL */
     uint16_t port;                   /* connect/sendto: destination port */
-    char accepted_id[64];            /* accept: the new socket, while its name resolves */
+    char accepted_id[64];            /* accept: the new socket, until its answer is made */
     char peer_name[256];             /* accept: the peer's name once looked up */
 };
 
@@ -168,12 +169,18 @@ int engi_try_send(struct eng_op *op);
 int engi_try_accept(struct eng_op *op);
 int engi_try_connect(struct eng_op *op);
 void engi_connect_abort(struct eng_op *op);
+/* The answer of an accept whose connection is accepted (its peer name looked up, or
+ * still the numeric address when the lookup is withdrawn); the new socket is handed over
+ * with it. An accept that ends without this closes its accepted socket. */
+struct eng_list *engi_accept_settle(struct eng_op *op);
 /* Answer of a send or sendto that stops now: ok or error, with the unsent part. */
 struct eng_list *engi_send_answer(struct eng_op *op, int code, const char *detail);
 
 /* Resolver (resolve.c). */
 struct engi_resolver *engi_resolver_new(struct eng *e);
 void engi_resolver_free(struct engi_resolver *r);
+/* Frees the watches of sockets c-ares has closed (see eng_collect). */
+void engi_resolver_collect(struct engi_resolver *r);
 /* Called when a lookup that did not finish at once has finished: 0 and op->addrs or
  * op->peer_name filled in, or a negative code. */
 typedef void (*engi_resolved_fn)(struct eng_op *op, int code);

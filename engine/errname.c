@@ -1,6 +1,7 @@
 /*
  * The names of errors as JMP writes them. The table lists the errno values a socket call
- * can return; anything else still gets a stable name from its number.
+ * usually returns; any other errno is named by the C library, and a number that is no
+ * errno gets a stable name from its number.
  */
 #include "errname.h"
 
@@ -67,6 +68,11 @@ const char *eng_err_name(int code, char *buf, size_t buflen)
     const struct err_entry *e = err_find(code);
     if (e)
         return e->name;
+    /* Any other errno still answers with its own name ("HOSTDOWN" for EHOSTDOWN), as
+     * SPEC section 5 asks; only a number that is no errno gets a made-up one. */
+    const char *sys = code < 0 ? strerrorname_np(-code) : NULL;
+    if (sys && sys[0] == 'E' && sys[1])
+        return sys + 1;
     snprintf(buf, buflen, "ERRNO%d", code < 0 ? -code : code);
     return buf;
 }
@@ -74,7 +80,10 @@ const char *eng_err_name(int code, char *buf, size_t buflen)
 const char *eng_err_text(int code)
 {
     const struct err_entry *e = err_find(code);
-    return e ? e->text : "unexpected error";
+    if (e)
+        return e->text;
+    const char *sys = code < 0 ? strerrordesc_np(-code) : NULL;
+    return sys && sys[0] ? sys : "unexpected error";
 }
 
 size_t eng_err_format(char *buf, size_t buflen, int code, const char *detail)

@@ -90,6 +90,13 @@ void engi_op_free(struct eng_op *op)
     op_unlink(op);
     eng_timer_stop(op->e->loop, &op->timer);
     engi_resolve_detach(op);
+    if (op->accepted_id[0]) {
+        /* A connection accepted for an answer that will never be made (cancelled, or its
+         * listener closed while the peer's name was looked up): no one knows its id. */
+        struct eng_socket *ns = engi_socket_find(op->e, op->sock->owner, op->accepted_id);
+        if (ns)
+            engi_socket_close(ns, ENG_ECLOSED);
+    }
     op->e->nwaits--;
     free(op->data);
     free(op->host);
@@ -194,6 +201,14 @@ static void op_timed_out(struct eng_timer *t)
     struct eng_op *op = (struct eng_op *)((char *)t - offsetof(struct eng_op, timer));
     struct eng_socket *s = op->sock;
     struct eng_list *l;
+    if (op->phase == ENGI_PH_RESOLVING && op->accepted_id[0]) {
+        /* The connection is accepted and only its peer's name is late: answer with the
+         * address rather than drop a connection that arrived in time. */
+        engi_op_finish(op, engi_accept_settle(op));
+        engi_socket_update_watch(s);
+        engi_kick(s);
+        return;
+    }
     op->repeat = false;
     if (op->cmd == ENG_CMD_SEND || op->cmd == ENG_CMD_SENDTO) {
         l = engi_send_answer(op, -ETIMEDOUT, NULL);

@@ -1,8 +1,10 @@
 /*
  * Destination policy (see policy.h). Every address is judged in one 16-byte form: IPv4
  * as ::ffff:a.b.c.d, and IPv6 forms that carry an IPv4 address inside (v4-mapped,
- * v4-compatible, NAT64 64:ff9b::/96, 6to4 2002::/16) are turned into that IPv4 address
- * first, so that none of them is a way around an IPv4 rule.
+ * v4-compatible, IPv4-translated, NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4
+ * 2002::/16, Teredo 2001::/32, ISATAP) are turned into that IPv4 address first, so that
+ * none of them is a way around an IPv4 rule; such an address must then pass as itself
+ * too.
  */
 #include "policy.h"
 
@@ -54,21 +56,52 @@ static void v4_to_16(const uint8_t v4[4], uint8_t out[16])
     memcpy(out + 12, v4, 4);
 }
 
-/* Brings an IPv6 address that embeds an IPv4 one to the v4-mapped form. */
-static void unwrap_embedded(uint8_t a[16])
+/* ISATAP (RFC 5214): any /64 prefix, then the interface identifier 0000:5efe or
+ * 0200:5efe (u/g bits free) and the IPv4 address of the tunnel end. */
+static bool is_isatap(const uint8_t a[16])
+{
+    return (a[8] & 0xfc) == 0 && a[9] == 0 && a[10] == 0x5e && a[11] == 0xfe;
+}
+
+/* Finds the IPv4 addresses an IPv6 address carries and writes each in the v4-mapped
+ * form; returns how many (at most 2: a 6to4 or Teredo prefix with an ISATAP identifier). */
+static int embedded_ipv4(const uint8_t a[16], uint8_t out[2][16])
 {
     static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+    static const uint8_t nat64_local[6] = {0x00, 0x64, 0xff, 0x9b, 0x00, 0x01};
+    static const uint8_t translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
+    static const uint8_t teredo[4] = {0x20, 0x01, 0x00, 0x00};
     static const uint8_t zero[12] = {0};
     uint8_t v4[4];
-    if (memcmp(a, nat64, 12) == 0 ||
+    int n = 0;
+    if (memcmp(a, nat64, 12) == 0 || memcmp(a, nat64_local, 6) == 0 ||
+        memcmp(a, translated, 12) == 0 || is_isatap(a) ||
         (memcmp(a, zero, 12) == 0 && (a[12] | a[13] | a[14]) != 0)) {
-        /* NAT64 well-known prefix, or v4-compatible ::a.b.c.d (not :: or ::1). */
-        memcpy(v4, a + 12, 4);
-        v4_to_16(v4, a);
-    } else if (a[0] == 0x20 && a[1] == 0x02) {
-        memcpy(v4, a + 2, 4); /* 6to4: 2002:AABB:CCDD::/48 */
-        v4_to_16(v4, a);
+        /* NAT64 well-known prefix 64:ff9b::/96, the local-use NAT64 prefix
+         * 64:ff9b:1::/48 (RFC 8215) in its usual /96 form, IPv4-translated
+         * ::ffff:0:a.b.c.d (SIIT), ISATAP, or v4-compatible ::a.b.c.d (not :: or ::1):
+         * the IPv4 address is the last 32 bits. */
+        v4_to_16(a + 12, out[n++]);
     }
+    if (a[0] == 0x20 && a[1] == 0x02) {
+        v4_to_16(a + 2, out[n++]); /* 6to4: 2002:AABB:CCDD::/48 */
+    } else if (memcmp(a, teredo, 4) == 0) {
+        /* Teredo 2001:0::/32 (RFC 4380): the client's IPv4 address, the one traffic is
+         * relayed to, is the last 32 bits inverted. */
+        for (int i = 0; i < 4; i++)
+            v4[i] = (uint8_t)~a[12 + i];
+        v4_to_16(v4, out[n++]);
+    }
+    return n;
+}
+
+/* Brings an IPv6 address that embeds an IPv4 one to the v4-mapped form (the first one
+ * embedded_ipv4 finds). */
+static void unwrap_embedded(uint8_t a[16])
+{
+    uint8_t v4[2][16];
+    if (embedded_ipv4(a, v4) > 0)
+        memcpy(a, v4[0], 16);
 }
 
 /* Brings an IPv6 rule whose network lies inside an IPv4-embedding prefix to the
@@ -81,10 +114,12 @@ static void unwrap_rule(uint8_t a[16], unsigned *prefix)
         if (*prefix < 16)
             return;
         unsigned v4bits = (*prefix > 48 ? 48 : *prefix) - 16;
-        unwrap_embedded(a);
+        uint8_t v4[4];
+        memcpy(v4, a + 2, 4);
+        v4_to_16(v4, a);
         *prefix = 96 + v4bits;
     } else if (*prefix >= 96) {
-        unwrap_embedded(a); /* NAT64, v4-compatible: the IPv4 bits stay at 96..127 */
+        unwrap_embedded(a); /* NAT64, v4-compatible, ...: the IPv4 bits stay at 96..127 */
     }
 }
 
@@ -240,24 +275,9 @@ int eng_policy_add(struct eng_policy *p, bool allow, const char *rule)
     return 0;
 }
 
-int eng_policy_check(const struct eng_policy *p, const struct sockaddr *sa)
+/* The first explicit rule that matches decides, then the default networks. */
+static int judge(const struct eng_policy *p, const uint8_t a[16], uint16_t port)
 {
-    if (!p)
-        return 0;
-    uint8_t a[16];
-    uint16_t port;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
-        v4_to_16((const uint8_t *)&in4->sin_addr, a);
-        port = ntohs(in4->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        memcpy(a, &in6->sin6_addr, 16);
-        unwrap_embedded(a);
-        port = ntohs(in6->sin6_port);
-    } else {
-        return ENG_EDENIED;
-    }
     for (size_t i = 0; i < p->nrules; i++)
         if (rule_matches(&p->rules[i], a, port))
             return p->rules[i].allow ? 0 : ENG_EDENIED;
@@ -269,6 +289,36 @@ int eng_policy_check(const struct eng_policy *p, const struct sockaddr *sa)
             return ENG_EDENIED;
     }
     return 0;
+}
+
+int eng_policy_check(const struct eng_policy *p, const struct sockaddr *sa)
+{
+    if (!p)
+        return 0;
+    uint8_t raw[16];
+    uint16_t port;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+        v4_to_16((const uint8_t *)&in4->sin_addr, raw);
+        port = ntohs(in4->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        memcpy(raw, &in6->sin6_addr, 16);
+        port = ntohs(in6->sin6_port);
+    } else {
+        return ENG_EDENIED;
+    }
+    /* An address is judged by every IPv4 address it carries and then as itself:
+     * unwrapping may only add refusals, never lift one (fe80::5efe:8.8.8.8 stays
+     * link-local; a --deny of the Teredo prefix 2001::/32 still covers Teredo). */
+    uint8_t v4[2][16];
+    int n = embedded_ipv4(raw, v4);
+    for (int i = 0; i < n; i++) {
+        int rc = judge(p, v4[i], port);
+        if (rc < 0)
+            return rc;
+    }
+    return judge(p, raw, port);
 }
 
 void eng_policy_describe(const struct eng_policy *p, char *buf, size_t len)

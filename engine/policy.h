@@ -23,7 +23,8 @@ void eng_policy_free(struct eng_policy *p);
 int eng_policy_add(struct eng_policy *p, bool allow, const char *rule);
 
 /* 0 when `sa` (address and port) may be reached, ENG_EDENIED when not. A NULL policy
- * allows everything. IPv6 forms that embed an IPv4 address are judged by that address. */
+ * allows everything. IPv6 forms that embed an IPv4 address are judged by that address,
+ * and must also pass as the IPv6 address they are. */
 int eng_policy_check(const struct eng_policy *p, const struct sockaddr *sa);
 
 /* Writes a one-line description of the effective policy into buf. */

@@ -27,6 +27,7 @@ struct engi_resolver {
     struct eng *e;                   /* owning engine */
     ares_channel channel;            /* the c-ares state */
     struct resolver_watch *watches;  /* sockets c-ares has open */
+    struct resolver_watch *dead;     /* removed watches, freed in engi_resolver_collect */
 };
 
 struct engi_resolve {
@@ -69,7 +70,21 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
     struct resolver_watch *rw = *pp;
     eng_watch_set(r->e->loop, &rw->watch, ev);
     if (!ev) {
+        /* c-ares closes sockets from inside ares_process_fd (when its last query ends it
+         * closes every server's), so an event for this watch may still be waiting in the
+         * loop's current batch: free it only at eng_collect. */
         *pp = rw->next;
+        rw->watch.events = 0;
+        rw->next = r->dead;
+        r->dead = rw;
+    }
+}
+
+void engi_resolver_collect(struct engi_resolver *r)
+{
+    while (r->dead) {
+        struct resolver_watch *rw = r->dead;
+        r->dead = rw->next;
         free(rw);
     }
 }
@@ -103,6 +118,7 @@ void engi_resolver_free(struct engi_resolver *r)
         eng_watch_set(r->e->loop, &rw->watch, 0);
         free(rw);
     }
+    engi_resolver_collect(r);
     free(r);
     ares_library_cleanup();
 }

@@ -47,7 +47,9 @@ int auth_owner(struct srv *s, struct MHD_Connection *conn, const struct args_kv 
 
 bool auth_socket_quota_reached(struct srv *s, int owner)
 {
-    return eng_socket_count(s->eng, owner) >= s->cfg->max_sockets_per_token;
+    /* 0 is no limit per credential, as the engine takes it for accepted sockets. */
+    size_t max = s->cfg->max_sockets_per_token;
+    return max > 0 && eng_socket_count(s->eng, owner) >= max;
 }
 
 int auth_generate_token(char *buf, size_t len)

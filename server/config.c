@@ -54,7 +54,7 @@ static const struct opt opts[] = {
     {"max-sockets", "SOCKGATE_MAX_SOCKETS", OPT_SIZE, F(max_sockets), "N",
      "open sockets in total (default 20000)"},
     {"max-sockets-per-token", "SOCKGATE_MAX_SOCKETS_PER_TOKEN", OPT_SIZE,
-     F(max_sockets_per_token), "N", "open sockets per credential (default 20000)"},
+     F(max_sockets_per_token), "N", "open sockets per credential (default 20000; 0: no limit)"},
     {"max-body", "SOCKGATE_MAX_BODY", OPT_SIZE, F(max_body), "BYTES",
      "largest request body (default 16777216)"},
     {"max-recv", "SOCKGATE_MAX_RECV", OPT_SIZE, F(max_recv), "BYTES",
@@ -62,9 +62,10 @@ static const struct opt opts[] = {
     {"max-waits", "SOCKGATE_MAX_WAITS", OPT_SIZE, F(max_waits), "N",
      "operations in progress at once (default 20000)"},
     {"max-connections", "SOCKGATE_MAX_CONNECTIONS", OPT_UINT, F(max_connections), "N",
-     "HTTP connections at once (default 4096)"},
+     "HTTP connections at once (default 4096; 0: no limit)"},
     {"max-connections-per-ip", "SOCKGATE_MAX_CONNECTIONS_PER_IP", OPT_UINT,
-     F(max_connections_per_ip), "N", "HTTP connections from one address (default 4096)"},
+     F(max_connections_per_ip), "N",
+     "HTTP connections from one address (default 4096; 0: no limit)"},
     {"idle-timeout", "SOCKGATE_IDLE_TIMEOUT", OPT_SECONDS, F(idle_timeout), "SECONDS",
      "close sockets unused this long (default 0: never)"},
     {"event-buffer", "SOCKGATE_EVENT_BUFFER", OPT_SIZE, F(event_buffer), "N",
@@ -144,10 +145,23 @@ static int set_list(struct cfg *cfg, const struct opt *o, const char *value, boo
                     : o->offset == offsetof(struct cfg, allow) ? &cfg->nallow
                                                               : &cfg->ndeny;
     size_t cap = o->size / sizeof(char *);
+    size_t first = *count;
     const char *p = value;
     while (*p) {
         size_t len = split ? strcspn(p, ",") : strlen(p);
-        if (len > 0) {
+        /* A rule's PORTS may be a list too ("::/0:1-79,81-442"): in a comma list, an
+         * item of digits and '-' alone is no address, so it continues the rule before. */
+        if (len > 0 && o->offset != offsetof(struct cfg, tokens) && *count > first &&
+            strspn(p, "0123456789-") >= len) {
+            size_t plen = strlen(list[*count - 1]);
+            char *joined = realloc(list[*count - 1], plen + 1 + len + 1);
+            if (!joined)
+                return -1;
+            joined[plen] = ',';
+            memcpy(joined + plen + 1, p, len);
+            joined[plen + 1 + len] = '\0';
+            list[*count - 1] = joined;
+        } else if (len > 0) {
             if (*count >= cap) {
                 fprintf(stderr, "sockgate: too many --%s values (at most %zu)\n", o->flag, cap);
                 return -1;
@@ -184,7 +198,9 @@ static int set_opt(struct cfg *cfg, const struct opt *o, const char *value, bool
     }
     case OPT_SIZE:
     case OPT_UINT: {
-        if (value[0] == '-')
+        /* strtoull skips blanks and takes a sign, so " -1" would wrap to the largest
+         * size: only digits are a size. */
+        if (value[0] < '0' || value[0] > '9')
             goto bad;
         unsigned long long v = strtoull(value, &end, 10);
         if (errno || end == value || *end || (o->kind == OPT_UINT && v > UINT_MAX))
@@ -287,6 +303,14 @@ int cfg_load(struct cfg *cfg, int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "sockgate: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    /* The node begins every socket id, which travels in URL paths, Location headers and
+     * JSON: letters, digits, '-', '_' and '.' need no escaping in any of them. */
+    if (strspn(cfg->node, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+        strlen(cfg->node)) {
+        fprintf(stderr, "sockgate: bad --node '%s': use letters, digits, '-', '_' and '.'\n",
+                cfg->node);
         return -1;
     }
     if (cfg_parse_listen(cfg->listen, &cfg->listen_addr) < 0) {

@@ -3,6 +3,8 @@
  */
 #include "cors.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +23,54 @@ static bool same_origin(const char *origin, const char *host)
     return rest && strcasecmp(rest, host) == 0;
 }
 
+/* True when a Host header ("name", "name:port", "[v6]:port") names this machine's
+ * loopback: localhost and names under it (RFC 6761), 127.0.0.0/8, ::1. */
+static bool loopback_host(const char *host)
+{
+    char name[256];
+    size_t len;
+    if (host[0] == '[') {
+        const char *close = strchr(host, ']');
+        if (!close || (close[1] != '\0' && close[1] != ':'))
+            return false;
+        len = (size_t)(close - host - 1);
+        host++;
+    } else {
+        len = strcspn(host, ":");
+    }
+    if (len == 0 || len >= sizeof(name))
+        return false;
+    memcpy(name, host, len);
+    name[len] = '\0';
+    if (name[len - 1] == '.')
+        name[--len] = '\0'; /* the absolute form, "localhost." */
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, name, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, name, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return strcasecmp(name, "localhost") == 0 ||
+           (len > 10 && strcasecmp(name + len - 10, ".localhost") == 0);
+}
+
 bool cors_admit(struct srv_req *r, const char *method, enum MHD_Result *ret)
 {
     const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
     const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     const char *allowed = r->srv->cfg->cors;
+    /* DNS rebinding: a page whose own name its owner points at 127.0.0.1 is same-origin
+     * with this server as far as the browser knows, Origin check included; with no
+     * token, nothing else would stop it. Its requests still name that page's host. */
+    if (host && r->srv->cfg->ntokens == 0 && r->srv->cfg->listen_loopback &&
+        !loopback_host(host)) {
+        char detail[200];
+        snprintf(detail, sizeof(detail),
+                 "Host %.80s is not a loopback name; give the server a --token to serve "
+                 "other names", host);
+        *ret = srv_reply_error(r, 403, "request", ENG_EDENIED, detail);
+        return false;
+    }
     bool ok = !origin || same_origin(origin, host) ||
               (allowed[0] && (strcmp(allowed, "*") == 0 || strcasecmp(allowed, origin) == 0));
     if (!ok) {

@@ -32,6 +32,7 @@ struct owner_events {
     struct event *ring;              /* capacity events, oldest at head */
     size_t head, count;              /* ring position and fill */
     size_t bytes;                    /* text bytes held */
+    size_t orphan_bytes;             /* held by listeners as orphans (see listener) */
     unsigned long long next_id;      /* id of the next event */
     unsigned long long delivered;    /* highest id any listener has received */
     struct listener *listeners;      /* open streams */
@@ -163,10 +164,13 @@ void events_publish(struct events *ev, int owner, const char *name, const char *
         for (struct listener *l = oe->listeners; l; l = l->next) {
             if (l->partial == 0 || l->cursor != old->id || l->orphan)
                 continue;
-            l->orphan = malloc(old->len);
+            /* Each copy is a whole event, so copies for many slow listeners are held
+             * to the same budget as the ring. */
+            l->orphan = oe->orphan_bytes + old->len <= EVENTS_MAX_BYTES ? malloc(old->len) : NULL;
             if (l->orphan) {
                 memcpy(l->orphan, old->text, old->len);
                 l->orphan_len = old->len;
+                oe->orphan_bytes += old->len;
             } else {
                 l->gone = true; /* end the stream; the client resumes by Last-Event-ID */
             }
@@ -271,6 +275,7 @@ static ssize_t listener_read(void *cls, uint64_t pos, char *buf, size_t max)
             return (ssize_t)used;
         free(l->orphan);
         l->orphan = NULL;
+        oe->orphan_bytes -= l->orphan_len;
         l->partial = 0;
         if (l->cursor > oe->delivered)
             oe->delivered = l->cursor;
@@ -319,6 +324,8 @@ static void listener_free(void *cls)
             l->oe->listeners = l->next;
         if (l->next)
             l->next->prev = l->prev;
+        if (l->orphan)
+            l->oe->orphan_bytes -= l->orphan_len;
     }
     free(l->orphan);
     free(l);
@@ -330,6 +337,24 @@ enum MHD_Result events_serve(struct srv_req *r, int owner)
     if (owner < 0 || owner >= EVENTS_MAX_OWNERS)
         return srv_reply_error(r, 500, "events", ENG_EINVAL, "no event stream for this credential");
     struct owner_events *oe = &ev->owners[owner];
+    if (strcmp(r->method, "HEAD") == 0) {
+        /* The head alone, and no listener: libmicrohttpd would send the end chunk of a
+         * stream response even to HEAD, a body that a keep-alive client takes for the
+         * start of the next answer. */
+        struct MHD_Response *head =
+            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!head)
+            return MHD_NO;
+        MHD_add_response_header(head, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        MHD_add_response_header(head, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        if (r->srv->cfg->cors[0])
+            MHD_add_response_header(head, "Access-Control-Allow-Origin", r->srv->cfg->cors);
+        enum MHD_Result ret = MHD_queue_response(r->conn, 200, head);
+        MHD_destroy_response(head);
+        r->answered = true;
+        r->status = 200;
+        return ret;
+    }
     struct listener *l = calloc(1, sizeof(*l));
     if (!l)
         return MHD_NO;

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +97,9 @@ enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list)
     bool has_data = false;
     for (int i = 0; i < list->nitems; i++)
         has_data |= list->items[i].is_data && list->items[i].len > 0 && list->sock_num;
-    if (has_data && body) {
-        /* Kept until the response is known to be delivered; see request_completed. */
+    if (has_data) {
+        /* Kept until the response is known to be delivered; see request_completed. Also
+         * when it could not be rendered: the connection then closes and it goes back. */
         r->delivering = list;
     } else {
         eng_list_free(list);
@@ -315,6 +317,16 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     free(r);
 }
 
+/* libmicrohttpd's own messages ("Closing connection (application error generating
+ * response).") go through the log, so that they take its format: JSON lines stay JSON. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    log_line(cls, "libmicrohttpd: %s", msg);
+}
+
 static void mhd_ready(struct eng_watch *w, uint32_t events)
 {
     (void)w;
@@ -331,13 +343,19 @@ int srv_http_start(struct srv *s)
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (cfg->listen_addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* The hard cap sits above --max-connections so that the connections beyond it can
+     * still be told 429 (see connlimit.h). With no limit of ours (0), or one so large
+     * that adding would wrap around, the descriptors are the only cap. */
+    unsigned hard_cap = cfg->max_connections == 0 || cfg->max_connections > UINT_MAX - 256
+                            ? UINT_MAX
+                            : cfg->max_connections + 256;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, access_handler, s,
+        /* First, as libmicrohttpd asks, so that no message escapes it. */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)s->cfg,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->listen_addr,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
-        /* The hard cap sits above --max-connections so that the connections beyond it
-         * can still be told 429 (see connlimit.h). */
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(cfg->max_connections + 256),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)hard_cap,
         MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, s->connlimit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
         MHD_OPTION_END);
@@ -377,11 +395,12 @@ int srv_http_timeout(struct srv *s)
 
 void srv_http_stop(struct srv *s)
 {
-    if (!s->mhd)
-        return;
-    eng_watch_set(s->loop, &s->mhd_watch, 0);
-    MHD_stop_daemon(s->mhd);
-    s->mhd = NULL;
+    if (s->mhd) {
+        eng_watch_set(s->loop, &s->mhd_watch, 0);
+        MHD_stop_daemon(s->mhd);
+        s->mhd = NULL;
+    }
+    /* Also when the daemon never started (the port was taken): it was made first. */
     connlimit_free(s->connlimit);
     s->connlimit = NULL;
 }

@@ -61,11 +61,25 @@ static void ipv4_text(const uint8_t b[4], char *out)
 
 void log_line(const struct cfg *cfg, const char *fmt, ...)
 {
-    char msg[1024], ts[40];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    log_vline(cfg, fmt, ap);
     va_end(ap);
+}
+
+void log_vline(const struct cfg *cfg, const char *fmt, va_list ap)
+{
+    char msg[1024], ts[40];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* One line each, whatever the message held: libmicrohttpd's end in a newline and may
+     * quote a client's path, so control bytes and bytes beyond ASCII (not always UTF-8,
+     * which a JSON line must be) are blanked as in the access log. */
+    size_t len = strlen(msg);
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        msg[--len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)msg[i] < 0x20 || (unsigned char)msg[i] >= 0x7f)
+            msg[i] = ' ';
     timestamp(ts, sizeof(ts));
     if (cfg->log_json) {
         char esc[2048];
@@ -73,7 +87,7 @@ void log_line(const struct cfg *cfg, const char *fmt, ...)
         for (const char *p = msg; *p && o < sizeof(esc) - 7; p++) {
             if (*p == '"' || *p == '\\')
                 esc[o++] = '\\';
-            esc[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+            esc[o++] = *p;
         }
         esc[o] = '\0';
         fprintf(stderr, "{\"time\":\"%s\",\"msg\":\"%s\"}\n", ts, esc);
@@ -161,6 +175,18 @@ static void write_text_line(const char *ts, const char *client, const char *meth
     fwrite_unlocked(line, 1, o, stderr); /* one thread writes the log */
 }
 
+/* Copies client-given text for a log line: control bytes (a terminal escape, a line
+ * break), DEL, bytes beyond ASCII (not always UTF-8) and the quote and backslash that
+ * would end or escape a quoted field all become '_', so a line keeps its format, JSON
+ * included. */
+static void log_safe_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p && n < size - 1; p++)
+        dst[n++] = (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') ? '_' : (char)*p;
+    dst[n] = '\0';
+}
+
 void log_access(const struct srv_req *r, const char *method, const char *url)
 {
     const struct cfg *cfg = r->srv->cfg;
@@ -178,12 +204,11 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client, sizeof(client));
         }
     }
-    /* libmicrohttpd hands the path without its query string, so no ?token= can leak. */
-    char path[256];
-    size_t n = 0;
-    for (const char *p = url; *p && n < sizeof(path) - 1; p++)
-        path[n++] = ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\') ? '_' : *p;
-    path[n] = '\0';
+    /* libmicrohttpd hands the path without its query string, so no ?token= can leak. The
+     * method is the client's too: libmicrohttpd takes any bytes up to the first space. */
+    char path[256], meth[sizeof(r->method)];
+    log_safe_copy(path, sizeof(path), url);
+    log_safe_copy(meth, sizeof(meth), method);
     char ts[40];
     timestamp(ts, sizeof(ts));
     unsigned long long ms = eng_now_ms() - r->start_ms;
@@ -191,7 +216,7 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
         fprintf(stderr,
                 "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
                 "\"status\":%d,\"duration_ms\":%llu,\"bytes\":%zu}\n",
-                ts, client, method, path, r->status, ms, r->bytes_out);
+                ts, client, meth, path, r->status, ms, r->bytes_out);
     else
-        write_text_line(ts, client, method, path, r->status, ms, r->bytes_out);
+        write_text_line(ts, client, meth, path, r->status, ms, r->bytes_out);
 }

@@ -6,11 +6,15 @@
 #ifndef SOCKGATE_LOG_H
 #define SOCKGATE_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 #include "server.h"
 
 void log_line(const struct cfg *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with a va_list, for libmicrohttpd's messages (MHD_OPTION_EXTERNAL_LOGGER). */
+void log_vline(const struct cfg *cfg, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 void log_startup(const struct srv *s, bool token_generated);
 void log_access(const struct srv_req *r, const char *method, const char *url);
 

@@ -231,8 +231,10 @@ int main(int argc, char **argv)
         exit_code = 0;
 out:
     srv_http_stop(&s);
-    events_free(s.events);
+    /* The engine first: closing its sockets ends any background operation still armed
+     * (run_loop left early), and that last answer is published to the events. */
     eng_free(s.eng);
+    events_free(s.events);
     metrics_free(s.metrics);
     eng_loop_free(s.loop);
     eng_policy_free(s.policy);

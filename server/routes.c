@@ -183,9 +183,17 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
     if (q.too_many)
         return srv_reply_error(r, 400, "request", ENG_EINVAL, "too many query parameters");
     int owner = auth_owner(s, r->conn, q.kv, q.n);
-    if (owner < 0)
-        return srv_reply_error(r, 401, endpoint_name(segs, nseg, method), ENG_EAUTH,
-                               "send Authorization: Bearer TOKEN or ?token=TOKEN");
+    if (owner < 0) {
+        /* A 401 names the scheme to use (RFC 9110 §11.6.1). */
+        size_t len;
+        char *body = render_error(endpoint_name(segs, nseg, method), ENG_EAUTH,
+                                  "send Authorization: Bearer TOKEN or ?token=TOKEN", &len);
+        if (!body)
+            return MHD_NO;
+        return srv_reply_headers(r, 401, body, len, NULL,
+                                 (const char *const[]){MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                                       "Bearer realm=\"sockgate\"", NULL});
+    }
 
     /* Metrics need the credential too: they tell what the gateway is doing. */
     if (strcmp(segs[0], "metrics") == 0) {

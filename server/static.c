@@ -71,8 +71,10 @@ enum MHD_Result static_serve(struct srv_req *r, const char *url)
         return srv_reply_error(r, 500, "request", -EIO, "cannot read the console file");
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(size, buf, MHD_RESPMEM_MUST_FREE);
-    if (!resp)
+    if (!resp) {
+        free(buf); /* not taken when the response could not be made */
         return MHD_NO;
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");

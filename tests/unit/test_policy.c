@@ -176,6 +176,68 @@ static void test_embedded_ipv4_judged_as_ipv4(void **state)
     eng_policy_free(ex);
 }
 
+/* More IPv6 forms that carry an IPv4 address: Teredo (the client address, inverted),
+ * IPv4-translated ::ffff:0:a.b.c.d, the local-use NAT64 prefix 64:ff9b:1::/48 and
+ * ISATAP identifiers. Each is judged by its IPv4 address, and still as itself. */
+static void test_more_embedded_forms(void **state)
+{
+    (void)state;
+    struct eng_policy *lo = policy(false), *ex = policy(true);
+    static const char *const metadata_forms[] = {
+        "2001:0:4136:e378:8000:63bf:5601:5601", /* Teredo, client 169.254.169.254 */
+        "2001::5601:5601",
+        "::ffff:0:169.254.169.254",             /* IPv4-translated (SIIT) */
+        "::ffff:0:a9fe:a9fe",
+        "64:ff9b:1::a9fe:a9fe",                 /* local-use NAT64 */
+        "64:ff9b:1:ffff::169.254.169.254",
+        "2001:db8::5efe:169.254.169.254",       /* ISATAP */
+        "2001:db8::200:5efe:a9fe:a9fe",
+        "2002:a9fe:a9fe::5efe:8.8.8.8",         /* 6to4 with an ISATAP identifier */
+        "2002:808:808::5efe:169.254.169.254",
+        "2001:0:4136:e378:0:5efe:a9fe:a9fe",    /* Teredo with an ISATAP identifier */
+    };
+    for (size_t i = 0; i < COUNT(metadata_forms); i++) {
+        expect_denied(lo, metadata_forms[i], 80);
+        expect_denied(ex, metadata_forms[i], 80);
+    }
+    static const char *const private_forms[] = {
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe", /* Teredo, client 10.0.0.1 */
+        "2001::80ff:fffe",                      /* Teredo, client 127.0.0.1 */
+        "::ffff:0:10.0.0.1", "::ffff:0:127.0.0.1",
+        "64:ff9b:1::c0a8:101", "2001:db8::5efe:192.168.1.1",
+    };
+    for (size_t i = 0; i < COUNT(private_forms); i++) {
+        expect_allowed(lo, private_forms[i], 80);
+        expect_denied(ex, private_forms[i], 80);
+    }
+    static const char *const public_forms[] = {
+        "2001:0:4136:e378:8000:63bf:f7f7:f7f7", "::ffff:0:8.8.8.8", "64:ff9b:1::808:808",
+        "2001:db8::5efe:8.8.8.8", "2001:db8::200:5efe:808:808",
+    };
+    for (size_t i = 0; i < COUNT(public_forms); i++) {
+        expect_allowed(lo, public_forms[i], 53);
+        expect_allowed(ex, public_forms[i], 53);
+    }
+    /* Unwrapping never lifts a refusal of the IPv6 address itself. */
+    expect_denied(lo, "fe80::5efe:8.8.8.8", 80);
+    expect_denied(ex, "fd00::5efe:8.8.8.8", 80);
+    eng_policy_free(lo);
+    eng_policy_free(ex);
+
+    /* An IPv4 rule covers the new wrappers; an IPv6 rule on a wrapper prefix still
+     * covers the addresses in it; an IPv4 allow does not open link-local IPv6. */
+    struct eng_policy *p = policy(false);
+    add(p, false, "8.8.8.0/24");
+    add(p, false, "2001::/32");
+    add(p, true, "0.0.0.0/0");
+    expect_denied(p, "::ffff:0:8.8.8.8", 53);
+    expect_denied(p, "2001:db8::5efe:8.8.8.8", 53);
+    expect_denied(p, "2001:0:4136:e378:8000:63bf:fbfb:fbfb", 53); /* Teredo of 4.4.4.4 */
+    expect_allowed(p, "::ffff:0:4.4.4.4", 53);
+    expect_denied(p, "fe80::5efe:4.4.4.4", 53);
+    eng_policy_free(p);
+}
+
 static void test_deny_cidr(void **state)
 {
     (void)state;
@@ -442,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_defaults_on_loopback),
         cmocka_unit_test(test_defaults_when_exposed),
         cmocka_unit_test(test_embedded_ipv4_judged_as_ipv4),
+        cmocka_unit_test(test_more_embedded_forms),
         cmocka_unit_test(test_deny_cidr),
         cmocka_unit_test(test_rules_with_ports),
         cmocka_unit_test(test_allow_overrides_defaults),
