@@ -80,6 +80,21 @@ static inline void cu_ok(const struct hx_server *s, const char *id, const char *
     hx_response_free(&r);
 }
 
+/* A gateway STREAM socket (IPv6 when v6) connected to a real loopback peer; *peer is
+ * the peer's fd, which the caller closes. */
+static inline void cu_connected_pair(const struct hx_server *s, bool v6, char *id, int *peer)
+{
+    uint16_t port;
+    int lfd = hx_tcp_listener(v6, &port);
+    hx_socket(s, v6 ? "{\"family\":\"IPV6\"}" : NULL, id);
+    struct hx_response r;
+    cu_cmdf(s, id, "connect", &r, "[\"%s\",%u]", v6 ? "::1" : "127.0.0.1", port);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    *peer = hx_accept(lfd);
+    close(lfd);
+}
+
 /* getsockname (peer false) or getpeername (peer true) by POST: address and port. */
 static inline void cu_name(const struct hx_server *s, const char *id, bool peer, char *addr,
                            size_t addrlen, unsigned *port)

@@ -28,7 +28,7 @@
 
 #define HX_IO_TIMEOUT_MS 40000
 
-static long long now_ms(void)
+long long hx_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -192,8 +192,8 @@ void hx_start_env(struct hx_server *s, const char *const *extra_args, const char
         _exit(127);
     }
     s->pid = pid;
-    long long deadline = now_ms() + 10000;
-    while (now_ms() < deadline) {
+    long long deadline = hx_now_ms() + 10000;
+    while (hx_now_ms() < deadline) {
         int fd = hx_tcp_connect(false, s->port);
         if (fd >= 0) {
             close(fd);
@@ -212,9 +212,9 @@ int hx_stop(struct hx_server *s)
     if (s->pid <= 0)
         return -1;
     kill(s->pid, SIGTERM);
-    long long deadline = now_ms() + 10000;
+    long long deadline = hx_now_ms() + 10000;
     int st = 0;
-    while (now_ms() < deadline) {
+    while (hx_now_ms() < deadline) {
         pid_t r = waitpid(s->pid, &st, WNOHANG);
         if (r == s->pid) {
             s->pid = 0;
@@ -263,10 +263,10 @@ void hx_read_response(int fd, int timeout_ms, struct hx_response *out)
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap + 1);
     assert_non_null(buf);
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = hx_now_ms() + timeout_ms;
     /* Connection: close, so the answer ends at end of stream. */
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - hx_now_ms();
         if (left <= 0)
             fail_msg("no complete HTTP response within %d ms", timeout_ms);
         wait_readable(fd, (int)left);

@@ -76,6 +76,8 @@ void hx_read_exact(int fd, void *buf, size_t n);
 void hx_write_all(int fd, const void *buf, size_t n);
 /* A free TCP port on 127.0.0.1 (bound and released). */
 uint16_t hx_free_port(void);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines and elapsed times. */
+long long hx_now_ms(void);
 
 /* Opens a raw connection to the server and sends a request without reading the answer;
  * returns the fd. For tests of waits whose client goes away. */

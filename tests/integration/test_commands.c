@@ -47,13 +47,6 @@ static void test_clean_exit(void **state)
     cu_test_clean_exit(&srv);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The local port of a plain fd. */
 static unsigned fd_port(int fd)
 {
@@ -422,11 +415,11 @@ static void test_ioctl(void **state)
     hx_expect(&r, 200, "ioctl", "ok");
     assert_int_equal(hx_len(&r), 2);
     hx_response_free(&r);
-    long long t0 = now_ms();
+    long long t0 = hx_now_ms();
     hx_cmd(&srv, id, "recv", "[10]", &r);
     cu_expect_err(&r, 200, "recv", "WOULDBLOCK");
     hx_response_free(&r);
-    assert_true(now_ms() - t0 < 1000);
+    assert_true(hx_now_ms() - t0 < 1000);
     const cJSON *o = get_info(id, &r);
     assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "blocking")));
     hx_response_free(&r);
@@ -478,11 +471,11 @@ static void test_ioctl(void **state)
     o = get_info(id, &r);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "blocking")));
     hx_response_free(&r);
-    t0 = now_ms();
+    t0 = hx_now_ms();
     hx_cmd(&srv, id, "recv", "{\"n\":10,\"timeout\":0.3}", &r);
     cu_expect_err(&r, 200, "recv", "TIMEDOUT");
     hx_response_free(&r);
-    assert_true(now_ms() - t0 >= 250);
+    assert_true(hx_now_ms() - t0 >= 250);
     /* Query form of FIONBIO. */
     cu_reqf(&srv, "POST", NULL, &r, "/sockets/%s/ioctl?FIONBIO=1", id);
     hx_expect(&r, 200, "ioctl", "ok");

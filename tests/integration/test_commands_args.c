@@ -42,20 +42,6 @@ static void test_clean_exit(void **state)
     cu_test_clean_exit(&srv);
 }
 
-/* A gateway STREAM socket connected to a real peer: *peer is the peer's fd. */
-static void connected_pair(char *id, int *peer)
-{
-    uint16_t port;
-    int lfd = hx_tcp_listener(false, &port);
-    hx_socket(&srv, NULL, id);
-    struct hx_response r;
-    cu_cmdf(&srv, id, "connect", &r, "[\"127.0.0.1\",%u]", port);
-    hx_expect(&r, 200, "connect", "ok");
-    hx_response_free(&r);
-    *peer = hx_accept(lfd);
-    close(lfd);
-}
-
 /* Runs cmd with a body or a query string; returns the whole answer body (malloc'd). */
 static char *answer_of(const char *id, const char *cmd, const char *query, const char *body,
                        int status)
@@ -160,7 +146,7 @@ static void test_command_names_case_insensitive(void **state)
     (void)state;
     char id[64];
     int peer;
-    connected_pair(id, &peer);
+    cu_connected_pair(&srv, false, id, &peer);
     static const char *const spellings[] = {"getpeername", "getPeerName", "GetPeerName",
                                             "GETPEERNAME"};
     char *first = NULL;
@@ -307,7 +293,7 @@ static void test_encodings(void **state)
     (void)state;
     char id[64];
     int peer;
-    connected_pair(id, &peer);
+    cu_connected_pair(&srv, false, id, &peer);
     struct hx_response r;
     char got[16];
 
@@ -413,7 +399,7 @@ static void test_binary_all_bytes(void **state)
         }
     char id[64];
     int peer;
-    connected_pair(id, &peer);
+    cu_connected_pair(&srv, false, id, &peer);
     uint8_t got[256];
     struct hx_response r;
 

@@ -48,27 +48,6 @@ static void test_clean_exit(void **state)
     cu_test_clean_exit(&srv);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A gateway STREAM socket (IPv6 when v6) connected to a real peer. */
-static void connected_pair(bool v6, char *id, int *peer)
-{
-    uint16_t port;
-    int lfd = hx_tcp_listener(v6, &port);
-    hx_socket(&srv, v6 ? "{\"family\":\"IPV6\"}" : NULL, id);
-    struct hx_response r;
-    cu_cmdf(&srv, id, "connect", &r, "[\"%s\",%u]", v6 ? "::1" : "127.0.0.1", port);
-    hx_expect(&r, 200, "connect", "ok");
-    hx_response_free(&r);
-    *peer = hx_accept(lfd);
-    close(lfd);
-}
-
 static void test_connrefused(void **state)
 {
     (void)state;
@@ -126,7 +105,7 @@ static void test_closed(void **state)
     for (int v = 0; v < 2; v++) {
         char id[64];
         int peer;
-        connected_pair(v == 1, id, &peer);
+        cu_connected_pair(&srv, v == 1, id, &peer);
         /* Data sent before the close is still read first. */
         hx_write_all(peer, "last", 4);
         close(peer);
@@ -149,7 +128,7 @@ static void test_closed(void **state)
     /* A recv waiting when the peer closes answers CLOSED then. */
     char id[64];
     int peer;
-    connected_pair(false, id, &peer);
+    cu_connected_pair(&srv, false, id, &peer);
     char path[128];
     snprintf(path, sizeof(path), "/sockets/%s/recv", id);
     int hfd = hx_send_only(&srv, "POST", path, "[10]");
@@ -244,7 +223,7 @@ static void test_isconn(void **state)
     for (int v = 0; v < 2; v++) {
         char id[64];
         int peer;
-        connected_pair(v == 1, id, &peer);
+        cu_connected_pair(&srv, v == 1, id, &peer);
         uint16_t port;
         int lfd = hx_tcp_listener(v == 1, &port);
         struct hx_response r;
@@ -308,9 +287,9 @@ static void test_wouldblock(void **state)
     struct hx_response r;
     char id[64], lid[64], did[64];
     int peer;
-    connected_pair(false, id, &peer);
+    cu_connected_pair(&srv, false, id, &peer);
     cu_ok(&srv, id, "ioctl", "[\"FIONBIO\",1]");
-    long long t0 = now_ms();
+    long long t0 = hx_now_ms();
     hx_cmd(&srv, id, "recv", "[10]", &r);
     cu_expect_err(&r, 200, "recv", "WOULDBLOCK");
     assert_int_equal(hx_len(&r), 2);
@@ -336,7 +315,7 @@ static void test_wouldblock(void **state)
     hx_cmd(&srv, did, "recvfrom", "[10]", &r);
     cu_expect_err(&r, 200, "recvfrom", "WOULDBLOCK");
     hx_response_free(&r);
-    assert_true(now_ms() - t0 < 3000); /* none of them waited */
+    assert_true(hx_now_ms() - t0 < 3000); /* none of them waited */
 
     /* A non-blocking send the peer does not read: ok, with the part that did not fit. */
     enum { CHUNK = 1 << 20 };
@@ -359,7 +338,7 @@ static void test_wouldblock(void **state)
     }
     free(body);
     assert_true(full);
-    assert_true(now_ms() - t0 < 20000);
+    assert_true(hx_now_ms() - t0 < 20000);
     cu_ok(&srv, id, "close", NULL);
     cu_ok(&srv, lid, "close", NULL);
     cu_ok(&srv, did, "close", NULL);

@@ -36,13 +36,6 @@ static const char *redis_bin(void)
     return bin && bin[0] ? bin : REDIS_BIN_DEFAULT;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True when redis answers PING on a direct connection. */
 static bool redis_answers(uint16_t port)
 {
@@ -65,9 +58,9 @@ static void redis_stop(struct redis *r)
     if (r->pid <= 0)
         return;
     kill(r->pid, SIGTERM);
-    long long deadline = now_ms() + 5000;
+    long long deadline = hx_now_ms() + 5000;
     int st;
-    while (now_ms() < deadline) {
+    while (hx_now_ms() < deadline) {
         if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
             r->pid = 0;
             return;
@@ -102,8 +95,8 @@ static void redis_start(struct redis *r)
         _exit(127);
     }
     r->pid = pid;
-    long long deadline = now_ms() + 10000;
-    while (now_ms() < deadline) {
+    long long deadline = hx_now_ms() + 10000;
+    while (hx_now_ms() < deadline) {
         if (redis_answers(r->port))
             return;
         int st;

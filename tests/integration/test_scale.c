@@ -40,13 +40,6 @@ static int stop_server(void **state)
     return 0;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- this process and the server's, through /proc ---- */
 
 /* The test holds thousands of descriptors itself. Returns the hard limit. */
@@ -134,7 +127,7 @@ static void ka_fill(struct keepalive *ka, long long deadline)
         assert_non_null(ka->buf);
     }
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - hx_now_ms();
         struct pollfd p = {.fd = ka->fd, .events = POLLIN};
         int r = poll(&p, 1, left > 0 ? (int)left : 0);
         if (r < 0 && errno == EINTR)
@@ -168,7 +161,7 @@ static void ka_request(struct keepalive *ka, const char *method, const char *pat
     assert_true(n > 0 && (size_t)n < sizeof(head));
     hx_write_all(ka->fd, head, (size_t)n);
 
-    long long deadline = now_ms() + 20000;
+    long long deadline = hx_now_ms() + 20000;
     char *end = ka->buf ? strstr(ka->buf, "\r\n\r\n") : NULL;
     while (!end) {
         ka_fill(ka, deadline);
@@ -242,7 +235,7 @@ static void test_ten_thousand_sockets(void **state)
         fprintf(stderr, "skipped: the hard open-file limit is below %d\n", N_SOCKETS + 2000);
         skip();
     }
-    long long t0 = now_ms();
+    long long t0 = hx_now_ms();
     const char *args[] = {"--quiet", NULL};
     start_low_limit(args);
 
@@ -266,7 +259,7 @@ static void test_ten_thousand_sockets(void **state)
         snprintf(last, sizeof(last), "%s", hx_elem(&r, 2));
         hx_response_free(&r);
     }
-    long long created = now_ms() - t0;
+    long long created = hx_now_ms() - t0;
 
     assert_int_equal(metric(&ka, "sockgate_open_sockets"), N_SOCKETS);
     assert_true(proc_fd_count(server.pid) >= N_SOCKETS);
@@ -289,7 +282,7 @@ static void test_ten_thousand_sockets(void **state)
     ka_close(&ka);
     /* Shutting down closes all of them. */
     assert_int_equal(hx_stop(&server), 0);
-    long long took = now_ms() - t0;
+    long long took = hx_now_ms() - t0;
     fprintf(stderr, "  %d sockets created in %lld ms; whole test %lld ms; %d thread(s)\n",
             N_SOCKETS, created, took, threads);
     assert_true(took < TIME_BUDGET_MS);
@@ -302,7 +295,7 @@ static void test_thousand_concurrent_waits(void **state)
         fprintf(stderr, "skipped: the hard open-file limit is below %d\n", 3 * N_WAITS + 200);
         skip();
     }
-    long long t0 = now_ms();
+    long long t0 = hx_now_ms();
     const char *args[] = {"--quiet", "--max-wait", "120", NULL};
     start_low_limit(args);
     long long soft, hard;
@@ -332,17 +325,17 @@ static void test_thousand_concurrent_waits(void **state)
         peers[i] = hx_accept(lfd);
     }
     int threads_idle = proc_threads(server.pid);
-    long long set_up = now_ms() - t0;
+    long long set_up = hx_now_ms() - t0;
 
     /* 1,000 blocking recvs, each on its own HTTP connection. */
     for (int i = 0; i < N_WAITS; i++) {
         snprintf(path, sizeof(path), "/sockets/%.60s/recv", ids[i]);
         waits[i] = hx_send_only(&server, "POST", path, "{\"n\":100}");
     }
-    long long deadline = now_ms() + 30000;
+    long long deadline = hx_now_ms() + 30000;
     long long suspended = metric(&ka, "sockgate_suspended_requests");
     while (suspended < N_WAITS) {
-        if (now_ms() > deadline)
+        if (hx_now_ms() > deadline)
             fail_msg("only %lld of %d recvs are waiting after 30 s", suspended, N_WAITS);
         usleep(20000);
         suspended = metric(&ka, "sockgate_suspended_requests");
@@ -365,7 +358,7 @@ static void test_thousand_concurrent_waits(void **state)
         if (poll(&p, 1, 0) != 0)
             fail_msg("recv %d answered before its peer wrote", i);
     }
-    long long all_waiting = now_ms() - t0;
+    long long all_waiting = hx_now_ms() - t0;
 
     /* Every peer writes its own data, last first; every wait gets exactly its own. */
     char data[32];
@@ -391,7 +384,7 @@ static void test_thousand_concurrent_waits(void **state)
         close(peers[i]);
     close(lfd);
     assert_int_equal(hx_stop(&server), 0);
-    long long took = now_ms() - t0;
+    long long took = hx_now_ms() - t0;
     fprintf(stderr,
             "  set-up %lld ms; %d waits pending at %lld ms with %d thread(s); all answered; "
             "%d thread(s) after; whole test %lld ms\n",

@@ -26,13 +26,6 @@
 /* Long enough for the server to have taken a request in and suspended it. */
 #define SETTLE_US 150000
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True when fd has something to read (an answer, or end of stream) within ms. */
 static bool readable_within(int fd, int ms)
 {
@@ -81,9 +74,9 @@ static void expect_cmd(const struct hx_server *s, const char *id, const char *cm
 static long long timed_cmd(const struct hx_server *s, const char *id, const char *cmd,
                            const char *body, const char *outcome)
 {
-    long long t0 = now_ms();
+    long long t0 = hx_now_ms();
     expect_cmd(s, id, cmd, body, outcome, NULL);
-    return now_ms() - t0;
+    return hx_now_ms() - t0;
 }
 
 /* Connects a new gateway socket to listener lfd (on port); returns the accepted end. */
@@ -281,7 +274,7 @@ static void test_nonblocking_never_waits(void **state)
     char id[64], lid[64], did[64], cid[64];
     int peer = connected_socket(&srv, id);
 
-    long long t0 = now_ms();
+    long long t0 = hx_now_ms();
     expect_cmd(&srv, id, "ioctl", "[\"FIONBIO\",1]", "ok", NULL);
     expect_cmd(&srv, id, "recv", "[10]", "WOULDBLOCK: ", NULL);
     expect_cmd(&srv, id, "send", "[\"abc\"]", "ok", "");
@@ -304,7 +297,7 @@ static void test_nonblocking_never_waits(void **state)
     expect_cmd(&srv, did, "recvfrom", "[10]", "WOULDBLOCK: ", NULL);
     /* Even a timeout does not make a non-blocking socket wait. */
     expect_cmd(&srv, did, "recvfrom", "[10, null, 5]", "WOULDBLOCK: ", NULL);
-    assert_true(now_ms() - t0 < 3000);
+    assert_true(hx_now_ms() - t0 < 3000);
 
     /* connect on a non-blocking socket still answers ok once connected, as JMP's
      * examples expect. */
@@ -559,10 +552,10 @@ static void test_healthz_while_waits_pending(void **state)
     usleep(SETTLE_US);
 
     struct hx_response r;
-    long long t0 = now_ms();
+    long long t0 = hx_now_ms();
     hx_request(&srv, "GET", "/healthz", NULL, &r);
     assert_int_equal(r.status, 200);
-    assert_true(now_ms() - t0 < 2000);
+    assert_true(hx_now_ms() - t0 < 2000);
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(r.json, "status");
     assert_true(cJSON_IsString(status));
     assert_string_equal(status->valuestring, "ok");
