@@ -398,7 +398,7 @@ void eng_get_stats(const struct eng *e, struct eng_stats *st)
     st->bytes_out = e->bytes_out;
 }
 
-static bool cmd_waits(enum eng_cmd cmd)
+bool eng_cmd_waits(enum eng_cmd cmd)
 {
     switch (cmd) {
     case ENG_CMD_ACCEPT:
@@ -447,7 +447,7 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
         return *now ? 0 : -ENOMEM;
     }
     s->used_ms = engi_wall_ms();
-    if (!cmd_waits(req->cmd)) {
+    if (!eng_cmd_waits(req->cmd)) {
         *now = exec_now(s, req);
         return *now ? 0 : -ENOMEM;
     }

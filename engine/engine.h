@@ -41,6 +41,9 @@ enum eng_cmd {
 
 /* The lower-case name of a command ("acceptfast"). */
 const char *eng_cmd_name(enum eng_cmd cmd);
+/* True for the commands that may wait: accept, acceptfast, connect, send, sendto, recv,
+ * recvfrom. */
+bool eng_cmd_waits(enum eng_cmd cmd);
 /* Finds a command by name, case-insensitively. Returns 0 or -EINVAL. */
 int eng_cmd_from_name(const char *name, enum eng_cmd *out);
 

@@ -55,13 +55,6 @@ static const int positional[ENG_CMD_COUNT][NPOS] = {
     [ENG_CMD_CLOSE] = {-1, -1, -1},
 };
 
-static bool cmd_waits(enum eng_cmd cmd)
-{
-    return cmd == ENG_CMD_ACCEPT || cmd == ENG_CMD_ACCEPTFAST || cmd == ENG_CMD_CONNECT ||
-           cmd == ENG_CMD_SEND || cmd == ENG_CMD_SENDTO || cmd == ENG_CMD_RECV ||
-           cmd == ENG_CMD_RECVFROM;
-}
-
 static bool cmd_has_callback(enum eng_cmd cmd)
 {
     return cmd == ENG_CMD_ACCEPT || cmd == ENG_CMD_ACCEPTFAST || cmd == ENG_CMD_RECV ||
@@ -77,7 +70,7 @@ static bool slot_allowed(enum eng_cmd cmd, int slot)
         return cmd == ENG_CMD_SEND || cmd == ENG_CMD_SENDTO || cmd == ENG_CMD_RECV ||
                cmd == ENG_CMD_RECVFROM;
     if (slot == A_TIMEOUT)
-        return cmd_waits(cmd);
+        return eng_cmd_waits(cmd);
     if (slot == A_REPEAT)
         return cmd_has_callback(cmd);
     if (cmd == ENG_CMD_IOCTL)

@@ -24,9 +24,9 @@ void eu_bg_path(const struct hx_server *srv, const char *path, const char *cmd,
                 const char *body)
 {
     struct hx_response r;
-    long long t0 = sse_now_ms();
+    long long t0 = hx_now_ms();
     hx_request(srv, "POST", path, body, &r);
-    long long took = sse_now_ms() - t0;
+    long long took = hx_now_ms() - t0;
     hx_expect(&r, 202, cmd, "ok");
     assert_int_equal(hx_len(&r), 2);
     hx_response_free(&r);
@@ -102,9 +102,9 @@ double eu_socket_number(const struct hx_server *srv, const char *id, const char 
 /* Waits until socket `id` has received `bytes`: every event for them is then published. */
 void eu_wait_bytes_in(const struct hx_server *srv, const char *id, double bytes)
 {
-    long long deadline = sse_now_ms() + EU_EVENT_MS;
+    long long deadline = hx_now_ms() + EU_EVENT_MS;
     while (eu_socket_number(srv, id, "bytes_in") < bytes) {
-        if (sse_now_ms() > deadline)
+        if (hx_now_ms() > deadline)
             fail_msg("socket %s did not receive %.0f bytes in time", id, bytes);
         usleep(10000);
     }

@@ -4,6 +4,7 @@
  * event-stream line parser, which follows the WHATWG "interpret an event stream" rules.
  */
 #include "sse.h"
+#include "harness.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,13 +20,6 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
-
-long long sse_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the line parser ---- */
 
@@ -275,7 +269,7 @@ static void write_all(int fd, const char *buf, size_t n)
 static ssize_t read_some(int fd, char *buf, size_t cap, long long deadline)
 {
     for (;;) {
-        long long left = deadline - sse_now_ms();
+        long long left = deadline - hx_now_ms();
         if (left < 0)
             left = 0;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -328,7 +322,7 @@ void sse_open_path(struct sse_stream *s, uint16_t port, const char *path, const 
     /* The head ends at the first blank line; what follows it is already body. */
     char buf[8192];
     size_t len = 0;
-    long long deadline = sse_now_ms() + timeout_ms;
+    long long deadline = hx_now_ms() + timeout_ms;
     char *end = NULL;
     while (!end) {
         if (len + 1 >= sizeof(buf))
@@ -369,7 +363,7 @@ void sse_open(struct sse_stream *s, uint16_t port, const char *last_id)
 
 int sse_next(struct sse_stream *s, int timeout_ms, struct sse_event *ev)
 {
-    long long deadline = sse_now_ms() + timeout_ms;
+    long long deadline = hx_now_ms() + timeout_ms;
     for (;;) {
         if (sse_parser_take(s->parser, ev))
             return 1;
@@ -389,8 +383,8 @@ int sse_next(struct sse_stream *s, int timeout_ms, struct sse_event *ev)
 
 void sse_pump(struct sse_stream *s, int ms)
 {
-    long long deadline = sse_now_ms() + ms;
-    while (!s->eof && sse_now_ms() < deadline) {
+    long long deadline = hx_now_ms() + ms;
+    while (!s->eof && hx_now_ms() < deadline) {
         char buf[16384];
         ssize_t r = read_some(s->fd, buf, sizeof(buf), deadline);
         if (r < 0)

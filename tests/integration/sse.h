@@ -106,7 +106,4 @@ int sse_len(const struct sse_event *ev);
  * (a NULL argument matches any string; one ending in "..." matches a prefix). */
 void sse_expect_list(const struct sse_event *ev, int n, ...);
 
-/* Milliseconds on the monotonic clock. */
-long long sse_now_ms(void);
-
 #endif

@@ -234,10 +234,10 @@ static void test_callback_timeout(void **state)
     struct sse_stream es;
     sse_open(&es, server.port, NULL);
 
-    long long t0 = sse_now_ms();
+    long long t0 = hx_now_ms();
     eu_bg(&server, id, "recv", "{\"n\":10,\"callback\":\"onRecv\",\"timeout\":0.3}");
     expect_error_event(&es, "onRecv", "recv", "TIMEDOUT", id);
-    long long took = sse_now_ms() - t0;
+    long long took = hx_now_ms() - t0;
     if (took < 250 || took > 3000)
         fail_msg("a 0.3 s callback timeout fired after %lld ms", took);
 
@@ -286,11 +286,11 @@ static void test_timeout_zero_means_no_limit(void **state)
     char c[64];
     int pc = eu_connected(&server, lfd, lport, c);
     struct hx_response r;
-    long long t0 = sse_now_ms();
+    long long t0 = hx_now_ms();
     hx_cmd(&server, c, "recv", "[10]", &r);
     hx_expect(&r, 200, "recv", "TIMEDOUT");
     hx_response_free(&r);
-    assert_true(sse_now_ms() - t0 >= 400);
+    assert_true(hx_now_ms() - t0 >= 400);
     sse_expect_quiet(&es, 1500);
 
     hx_write_all(pa, "A", 1);
@@ -455,7 +455,7 @@ static void test_idle_timeout(void **state)
     struct sse_stream es;
     sse_open(&es, server.port, NULL);
     char idle[64], used[64], waiting[64];
-    long long t0 = sse_now_ms();
+    long long t0 = hx_now_ms();
     hx_socket(&server, NULL, idle);
     hx_socket(&server, NULL, used);
     int peer = eu_connected(&server, lfd, lport, waiting);
@@ -464,7 +464,7 @@ static void test_idle_timeout(void **state)
     /* `used` is used every 300 ms; `waiting` has an operation in progress. */
     struct sse_event ev;
     bool closed = false;
-    while (sse_now_ms() - t0 < 2500) {
+    while (hx_now_ms() - t0 < 2500) {
         eu_ok_cmd(&server, used, "getsockname", NULL, 0, NULL, 0);
         int r = sse_next(&es, 300, &ev);
         if (r == 1) {
@@ -473,7 +473,7 @@ static void test_idle_timeout(void **state)
             assert_string_equal(ev.name, "close");
             sse_expect_list(&ev, 3, "close",
                             "TIMEDOUT: the socket was unused for 1 s and was closed.", idle);
-            long long at = sse_now_ms() - t0;
+            long long at = hx_now_ms() - t0;
             if (at < 900)
                 fail_msg("an idle socket was closed after %lld ms, before 1 s", at);
             sse_event_free(&ev);
@@ -488,7 +488,7 @@ static void test_idle_timeout(void **state)
     hx_write_all(peer, "ok", 2);
     EU_EXPECT_EVENT(&es, "w", 4, "recv", "ok", "ok", waiting);
     /* Left alone, both go too, `waiting` a full second after its delivery. */
-    long long delivered = sse_now_ms();
+    long long delivered = hx_now_ms();
     bool gone_used = false, gone_waiting = false;
     for (int i = 0; i < 2; i++) {
         sse_expect(&es, EU_EVENT_MS, "close", &ev);
@@ -498,9 +498,9 @@ static void test_idle_timeout(void **state)
         } else {
             assert_string_equal(sse_elem(&ev, 2), waiting);
             gone_waiting = true;
-            if (sse_now_ms() - delivered < 900)
+            if (hx_now_ms() - delivered < 900)
                 fail_msg("a socket was closed as idle %lld ms after it delivered an event",
-                         sse_now_ms() - delivered);
+                         hx_now_ms() - delivered);
         }
         sse_event_free(&ev);
     }
