@@ -2,11 +2,16 @@
 # /, next to sockgate_wasm.js, the WebAssembly build of the JSL parser and the codec
 # (web/jsl_*.c, engine/codec.c) made by Debian's emcc. Included by the top Makefile.
 #
-#   make web        build $(BUILD)/web
-#   make web-test   node tests of the wasm module, then browser tests in real Chromium
-#                   (these start $(BUILD)/sockgate, so build it first)
+#   make web        build $(BUILD)/web and $(BUILD)/sockgate-jsl
+#   make web-test   node tests of the wasm module, the JSL interpreter and sockgate-jsl,
+#                   and browser tests in real Chromium (these start $(BUILD)/sockgate,
+#                   so build it first)
 
-WEB_ASSETS := index.html console.css console.js jsl.js interp.js favicon.svg
+# The page, and the JSL interpreter it shares with sockgate-jsl (node).
+WEB_JSL := jsl.js jsl_values.js jsl_format.js jsl_eval.js jsl_builtins_core.js \
+	jsl_builtins_text.js jsl_sockets.js jsl_runner.js jsl_node.js
+WEB_ASSETS := index.html console.css console.js console_log.js console_panels.js \
+	console_editor.js console_examples.js favicon.svg $(WEB_JSL)
 WEB_OUT := $(WEB_ASSETS:%=$(BUILD)/web/%)
 WEB_WASM := $(BUILD)/web/sockgate_wasm.js
 WEB_WASM_BIN := $(BUILD)/web/sockgate_wasm.wasm
@@ -32,7 +37,14 @@ WEB_NODE_MODULES := $(WEB_TEST_DIR)/node_modules/.package-lock.json
 
 .PHONY: web web-test web-test-node web-test-browser
 
-web: $(WEB_OUT) $(WEB_WASM) $(WEB_WASM_BIN)
+web: $(WEB_OUT) $(WEB_WASM) $(WEB_WASM_BIN) $(BUILD)/sockgate-jsl
+
+# sockgate-jsl runs JSL scripts under node with the same interpreter and wasm; it loads
+# them from the web folder beside it ($(BUILD)/web).
+$(BUILD)/sockgate-jsl: web/sockgate-jsl.js
+	@mkdir -p $(dir $@)
+	cp $< $@
+	chmod +x $@
 
 $(WEB_OUT): $(BUILD)/web/%: web/%
 	@mkdir -p $(dir $@)
@@ -52,8 +64,13 @@ $(WEB_NODE_MODULES): $(WEB_TEST_DIR)/package.json $(WEB_TEST_DIR)/package-lock.j
 web-test: web $(WEB_NODE_MODULES)
 	SOCKGATE_BUILD=$(BUILD) node --test $(WEB_TEST_DIR)/*.test.js
 
+# The node half: the wasm module, the JSL interpreter against the real gateway, and
+# sockgate-jsl. The browser half: the page in Chromium.
+WEB_TESTS_BROWSER := $(wildcard $(WEB_TEST_DIR)/*.browser.test.js)
+WEB_TESTS_NODE := $(filter-out $(WEB_TESTS_BROWSER),$(wildcard $(WEB_TEST_DIR)/*.test.js))
+
 web-test-node: web
-	SOCKGATE_BUILD=$(BUILD) node --test $(WEB_TEST_DIR)/jsl.test.js
+	SOCKGATE_BUILD=$(BUILD) node --test $(WEB_TESTS_NODE)
 
 web-test-browser: web $(WEB_NODE_MODULES)
-	SOCKGATE_BUILD=$(BUILD) node --test $(WEB_TEST_DIR)/console.browser.test.js
+	SOCKGATE_BUILD=$(BUILD) node --test $(WEB_TESTS_BROWSER)

@@ -1,9 +1,9 @@
 /*
- * Browser tests of the console in real Chromium (Debian's /usr/bin/chromium, driven by
- * playwright-core): the real gateway (build/sockgate, started here with a token) serves
- * the page, a real TCP server in this process answers, and the tests type whole sessions
- * and check what a person sees: answers, Show output, the hex dump, the sockets panel,
- * the event stream, copy as curl, errors that leave the page working, the history, and a
+ * Browser tests of the console in real Chromium (tests/web/browser.js): the real gateway
+ * (build/sockgate, with a token) serves the page, real TCP servers in this process answer,
+ * and the tests paste and type scripts and check what a person sees: the log as JMP's
+ * would show it, each message's answer with its hex dump and curl, the sockets panel,
+ * the event stream and callbacks, errors with their line and column, the history, and a
  * phone-sized screen. The README's web/screenshot.png is taken here too.
  *
  *   SOCKGATE_BUILD=build node --test tests/web/console.browser.test.js
@@ -15,353 +15,258 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { root, build, startGateway } = require('./harness.js');
+const peers = require('./peers.js');
+const { launch, openConsole, idle, runScript, runLine, lines } = require('./browser.js');
 
-const root = path.resolve(__dirname, '..', '..');
-const build = path.resolve(root, process.env.SOCKGATE_BUILD || 'build');
-const gatewayBin = path.join(build, 'sockgate');
-const chromiumPath = process.env.SOCKGATE_CHROMIUM || '/usr/bin/chromium';
 const screenshotPath = process.env.SOCKGATE_SCREENSHOT === 'update'
-  ? path.join(root, 'web', 'screenshot.png')
-  : path.join(root, 'build', 'console-screenshot.png');
-const TOKEN = 'console-test-token';
+  ? path.join(root, 'web', 'screenshot.png') : path.join(build, 'console-screenshot.png');
 
-const { chromium } = require('playwright-core');
-
-let gateway;         /* the sockgate child process */
-let gatewayLog = '';
-let base;            /* http://127.0.0.1:PORT */
-let tcp;             /* the local TCP server */
-let tcpPort;
-let closedPort;      /* a port where nothing listens */
+let gateway;
 let browser;
-
-/* A free TCP port on loopback (bound, read, released). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHealth(url, ms) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) return;
-    } catch (e) {
-      /* not up yet */
-    }
-    if (Date.now() > end) throw new Error(`sockgate did not answer /healthz:\n${gatewayLog}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/*
- * The TCP server the console talks to: "PING" is answered "+PONG", "BIN" with 40 bytes
- * 0x00..0x27 (for the hex dump), "PUSH" with a line a background recv will receive.
- */
-function startTcpServer() {
-  return new Promise((resolve) => {
-    const server = net.createServer((sock) => {
-      sock.on('data', (data) => {
-        const text = data.toString('latin1');
-        if (text.includes('PING')) sock.write('+PONG\r\n');
-        if (text.includes('BIN')) sock.write(Buffer.from(Array.from({ length: 40 }, (_, i) => i)));
-        if (text.includes('PUSH')) sock.write('pushed by the server\r\n');
-      });
-      sock.on('error', () => {});
-    });
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
+let tcp;          /* "PING" -> "+PONG", "BIN" -> 40 bytes, "PUSH" -> a line later */
+let pushes = [];  /* the server side of each connection, to push data from the test */
 
 before(async () => {
-  assert.ok(fs.existsSync(gatewayBin), `${gatewayBin} is missing: build it first (make)`);
-  assert.ok(fs.existsSync(chromiumPath), `${chromiumPath} is missing (apt-get install chromium)`);
-  tcp = await startTcpServer();
-  tcpPort = tcp.address().port;
-  closedPort = await freePort();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  gateway = spawn(gatewayBin, ['--listen', `127.0.0.1:${port}`, '--web-dir', path.join(build, 'web'),
-    '--token', TOKEN, '--max-wait', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  /* Even if this process dies early (an uncaught error, a closed stdout pipe). */
-  process.on('exit', () => { if (gateway.exitCode === null) gateway.kill('SIGKILL'); });
-  gateway.stdout.on('data', (d) => { gatewayLog += d; });
-  gateway.stderr.on('data', (d) => { gatewayLog += d; });
-  await waitForHealth(base, 10000);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  gateway = await startGateway({ token: 'console-test-token' });
+  tcp = await peers.tcpServer((sock) => {
+    pushes.push(sock);
+    sock.on('data', (data) => {
+      const text = data.toString('latin1');
+      if (text.includes('PING')) sock.write('+PONG\r\n');
+      if (text.includes('BIN')) sock.write(Buffer.from(Array.from({ length: 40 }, (_, i) => i)));
+      if (text.includes('PUSH')) setTimeout(() => sock.write('pushed by the server\r\n'), 100);
+    });
   });
+  browser = await launch();
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (gateway && gateway.exitCode === null) {
-    const exited = new Promise((r) => gateway.once('exit', r));
-    gateway.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    if (gateway.exitCode === null) gateway.kill('SIGKILL');
-  }
-  if (tcp) tcp.close();
+  if (tcp) await tcp.close();
+  if (gateway) await gateway.stop();
 });
-
-/* A fresh page (own storage) whose CSP reports and script errors fail the test. */
-async function openConsole(t, { viewport = { width: 1280, height: 800 }, query = `?token=${TOKEN}`,
-  context = null } = {}) {
-  const ctx = context || await browser.newContext({ viewport, deviceScaleFactor: 1 });
-  const page = await ctx.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/\/events|Failed to load resource/.test(m.text())) {
-      problems.push(`console: ${m.text()}`);
-    }
-  });
-  await page.goto(`${base}/${query}`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
-  t.after(async () => {
-    assert.deepEqual(problems, [], 'no script errors or CSP violations');
-    if (!context) await ctx.close();
-  });
-  return page;
-}
-
-/* Types a line as a person would, presses Enter, and waits until it has run. */
-async function run(page, line) {
-  const before = await page.locator('.entry').count();
-  await page.locator('#input').fill(line);
-  await page.locator('#input').press('Enter');
-  await page.waitForFunction((n) => document.querySelectorAll('.entry').length > n &&
-    !document.querySelector('.entry.queued, .entry.running'), before, { timeout: 15000 });
-  return page.locator('.entry').last();
-}
 
 const text = (locator) => locator.innerText();
 
-test('a whole session: socket, connect, send, recv, Show, hex dump, curl, sockets panel',
-  async (t) => {
-    const page = await openConsole(t);
-    assert.equal(await text(page.locator('#auth-status')), 'token');
-    assert.equal(await text(page.locator('#parser-status')), 'parser: wasm');
+test('a pasted multi-line script runs and its log shows what JMP\'s would', async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  t.after(() => context.close());
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gateway.base });
+  const page = await openConsole(t, browser, gateway, { context });
+  assert.equal(await text(page.locator('#auth-status')), 'token');
+  assert.equal(await text(page.locator('#parser-status')), 'parser: wasm');
+  assert.equal(await page.locator('#run').getAttribute('data-state'), 'idle');
 
-    let e = await run(page, 's = Socket()');
-    assert.match(await text(e.locator('.answer')), /^\["socket","ok","[^"]+"\]$/);
-    assert.match(await text(e.locator('.call .http')), /201/);
+  const script = `s = Socket();
+rc = s << Connect("127.0.0.1", ${tcp.port});
+If(rc[2] != "ok", Show(rc); Stop());
+s << Send("PING\\!r\\!n");
+rc = s << Recv(100);
+Show(rc, rc[2]);
+Print(Blob To Char(rc[3]));
+s << Send("BIN");
+bin = s << Recv(100);
+Write("got ", Length(bin[3]), " bytes\\!n");`;
+  /* A real paste: the clipboard, then Ctrl+V in the editor. */
+  await page.evaluate((s) => navigator.clipboard.writeText(s), script);
+  await page.locator('#input').focus();
+  await page.keyboard.press('Control+V');
+  assert.equal(await page.locator('#input').inputValue(), script, 'the pasted script keeps its lines');
+  await page.locator('#run').click();
+  await idle(page);
 
-    e = await run(page, `s << connect("127.0.0.1", ${tcpPort})`);
-    assert.equal(await text(e.locator('.answer')), '["connect","ok"]');
+  assert.deepEqual(await lines(page, 'out'), [
+    'rc = {"recv", "ok", Char To Blob("+PONG~0D~0A", "ascii~hex")}',
+    'rc[2] = "ok"',
+    '"+PONG\\!r\\!n"',
+    'got 40 bytes',
+  ]);
+  assert.deepEqual(await lines(page, 'error'), []);
+  assert.equal(await page.locator('#input').inputValue(), script, 'Run keeps the script in the editor');
+  const src = await lines(page, 'src');
+  assert.match(src[src.length - 1], /s = Socket\(\);\s+… \(10 lines\)/);
 
-    e = await run(page, 's << send("PING~0d~0a")');
-    assert.equal(await text(e.locator('.answer')), '["send","ok",""]');
+  /* Each message with its answer list. */
+  const msgs = page.locator('#log .msg');
+  assert.equal(await msgs.count(), 6);
+  assert.match(await text(msgs.nth(0).locator('.answer')), /^\{"socket", "ok", "s\d+"\}$/);
+  assert.equal(await text(msgs.nth(0).locator('.label')), 'Socket()');
+  assert.equal(await text(msgs.nth(0).locator('.http')), '201');
+  const recv = msgs.nth(3);
+  assert.equal(await text(recv.locator('.label')), 's << Recv(100)');
+  assert.equal(await text(recv.locator('.answer')), '{"recv", "ok", "+PONG~0D~0A"}');
 
-    e = await run(page, 'rc = s << recv(100); Show(rc, rc[2])');
-    const entries = page.locator('.entry');
-    const recvEntry = entries.nth(-2);
-    assert.equal(await text(recvEntry.locator('.answer')), '["recv","ok","+PONG~0D~0A"]');
-    assert.equal(await text(e.locator('.show')),
-      'rc = {"recv", "ok", Char To Blob("+PONG~0D~0A", "ascii~hex")}\nrc[2] = "ok"');
+  /* Received data as ascii~hex, a hex dump one click away, and back. */
+  const dump = recv.locator('.hexdump');
+  assert.equal(await dump.isVisible(), false);
+  await recv.locator('button.toggle').click();
+  assert.equal(await dump.isVisible(), true);
+  assert.match(await text(dump), /^00000000 {2}2b 50 4f 4e 47 0d 0a .*\|\+PONG\.\.\|$/);
+  await recv.locator('button.toggle').click();
+  assert.equal(await dump.isVisible(), false);
+  const bin = msgs.nth(5);
+  await bin.locator('button.toggle').click();
+  assert.match(await text(bin.locator('.hexdump')),
+    /^00000000 {2}00 01 02 03 04 05 06 07 {2}08 09 0a 0b 0c 0d 0e 0f {2}\|\.{16}\|\n00000010/);
 
-    /* The data as a hex dump, and back. */
-    const dump = recvEntry.locator('.hexdump');
-    assert.equal(await dump.isVisible(), false);
-    await recvEntry.locator('button.toggle').click();
-    assert.equal(await dump.isVisible(), true);
-    assert.match(await text(dump), /^00000000 {2}2b 50 4f 4e 47 0d 0a .*\|\+PONG\.\.\|$/);
-    await recvEntry.locator('button.toggle').click();
-    assert.equal(await dump.isVisible(), false);
+  /* Copy as curl: the command carries the URL, the token and the body. */
+  const curl = await recv.locator('button.curl').getAttribute('data-curl');
+  assert.match(curl, new RegExp(`^curl -sS -X POST '${gateway.base}/sockets/s\\d+/recv' ` +
+    `-H 'Authorization: Bearer ${gateway.token}' -H 'Content-Type: application/json' -d '\\["100"\\]'$`));
+  await recv.locator('button.curl').click();
+  await page.waitForFunction(() => [...document.querySelectorAll('button.curl')].some((b) => b.textContent === 'copied'));
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), curl);
 
-    /* Copy as curl: the command carries the URL, the token and the body. */
-    const curl = await recvEntry.locator('button.curl').getAttribute('data-curl');
-    assert.match(curl, new RegExp(`^curl -sS -X POST '${base}/sockets/[^/]+/recv' ` +
-      `-H 'Authorization: Bearer ${TOKEN}' -H 'Content-Type: application/json' -d '\\["100"\\]'$`));
-    await recvEntry.locator('button.curl').click();
-    await page.waitForFunction(() => [...document.querySelectorAll('button.curl')]
-      .some((b) => b.textContent === 'copied' || b.textContent === 'select & copy'));
-
-    /* Blob To Char turns the received blob into text. */
-    e = await run(page, 'Show(Blob To Char(rc[3]))');
-    assert.equal(await text(e.locator('.show')), '"+PONG\\!r\\!n"');
-
-    /* Binary data, then the sockets panel with the connection and its byte counts. */
-    await run(page, 's << send("BIN"); bin = s << recv(100)');
-    const binEntry = page.locator('.entry').last();
-    assert.match(await text(binEntry.locator('.answer')), /^\["recv","ok","~00~01~02/);
-    await binEntry.locator('button.toggle').click();
-    assert.match(await text(binEntry.locator('.hexdump')),
-      /^00000000 {2}00 01 02 03 04 05 06 07 {2}08 09 0a 0b 0c 0d 0e 0f {2}\|\.{16}\|\n00000010/);
-
-    await page.locator('#sockets-refresh').click();
-    const row = page.locator('.socket-table tbody tr').first();
-    await row.waitFor();
-    assert.match(await text(row.locator('.c-peer')), new RegExp(`127\\.0\\.0\\.1:${tcpPort}`));
-    assert.match(await text(row.locator('.c-type')), /STREAM/);
-    /* 7 + 40 bytes in, 6 + 3 out. */
-    await page.waitForFunction(() => (document.querySelector('.socket-table tbody .c-inout') || {})
-      .textContent === '47 / 9', null, { timeout: 5000 });
-
-    e = await run(page, 's << close()');
-    assert.equal(await text(e.locator('.answer')), '["close","ok"]');
-  });
-
-test('errors are shown and leave the page working', async (t) => {
-  const page = await openConsole(t);
-
-  /* A refused connection is an answer like any other, marked as an error. */
-  let e = await run(page, `c = Socket(); c << connect("127.0.0.1", ${closedPort})`);
-  assert.match(await text(e.locator('.answer')), /^\["connect","CONNREFUSED: .*"\]$/);
-  assert.equal(await e.locator('.call.err').count(), 1);
-
-  /* A syntax error: the column, a caret under it, nothing run. */
-  e = await run(page, 'c << recv(10');
-  assert.ok(await e.evaluate((n) => n.classList.contains('failed')));
-  assert.equal(await text(e.locator('.error')),
-    "syntax error, column 13: expected ',' or ')' after an argument, found the end of the input");
-  assert.equal(await text(e.locator('.syntax')), 'c << recv(10\n            ^');
-
-  /* A mistake at run time stops the rest of its line. */
-  e = await run(page, 'x << close(); Show("never")');
-  const [first, second] = [page.locator('.entry').nth(-2), page.locator('.entry').last()];
-  assert.equal(await text(first.locator('.error')), 'x is not defined');
-  assert.ok(await second.evaluate((n) => n.classList.contains('skipped')));
-
-  /* An unknown socket: the gateway's 404 list. */
-  e = await run(page, '"nosuch" << close()');
-  assert.match(await text(e.locator('.answer')), /^\["close","NOTSOCK: .*"\]$/);
-  assert.match(await text(e.locator('.http')), /404/);
-
-  /* And the page still works. */
-  await run(page, 'c << close(); Show(1)');
-  assert.equal(await text(page.locator('.entry').last().locator('.show')), '1');
+  /* The sockets panel: the connection, its peer and its byte counts (7 + 40 in, 6 + 3 out). */
+  await page.locator('#sockets-refresh').click();
+  const row = page.locator('.socket-table tbody tr').first();
+  await row.waitFor();
+  assert.match(await text(row.locator('.c-peer')), new RegExp(`127\\.0\\.0\\.1:${tcp.port}`));
+  assert.match(await text(row.locator('.c-type')), /STREAM IPV4/);
+  await page.waitForFunction(() => (document.querySelector('.socket-table tbody .c-inout') || {})
+    .textContent === '47 / 9', null, { timeout: 5000 });
+  await runLine(page, 's << Close()');
 });
 
-test('a blocking recv shows as pending, queues the next line, and can be cancelled',
-  async (t) => {
-    const page = await openConsole(t);
-    await run(page, `s = Socket(); s << connect("127.0.0.1", ${tcpPort})`);
-    const input = page.locator('#input');
-    await input.fill('s << recv(100)');
-    await input.press('Enter');
-    const waiting = page.locator('.entry').nth(await page.locator('.entry').count() - 1);
-    await page.waitForFunction(() => /^waiting \d+ s…$/.test(
-      (document.querySelector('.call.pending .waiting') || {}).textContent || ''), null,
-    { timeout: 5000 });
-    await input.fill('Show("next")');
-    await input.press('Enter');
-    assert.ok(await page.locator('.entry').last().evaluate((n) => n.classList.contains('queued')));
+test('Enter runs one line, Shift+Enter adds a line, Ctrl+Enter runs them all; history', async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  t.after(() => context.close());
+  let page = await openConsole(t, browser, gateway, { context });
+  await runLine(page, 'x = 41');
+  assert.equal(await page.locator('#input').inputValue(), '', 'Enter leaves the prompt empty');
+  await runLine(page, 'x + 1');
+  assert.deepEqual(await lines(page, 'value'), ['41', '42']);
 
-    await waiting.locator('button.cancel').click();
-    await page.waitForFunction(() => !document.querySelector('.entry.queued, .entry.running'));
-    assert.equal(await text(waiting.locator('.error')), 'recv: cancelled');
-    assert.equal(await text(page.locator('.entry').last().locator('.show')), '"next"');
+  const input = page.locator('#input');
+  await input.fill('Print("one");');
+  await input.press('Shift+Enter');
+  await input.type('Print("two");');
+  await input.press('Enter');
+  await input.type('Print("three")');
+  assert.equal(await input.inputValue(), 'Print("one");\nPrint("two");\nPrint("three")');
+  assert.deepEqual(await lines(page, 'out'), [], 'nothing ran yet');
+  await input.press('Control+Enter');
+  await idle(page);
+  assert.deepEqual(await lines(page, 'out'), ['"one"', '"two"', '"three"']);
 
-    /* The cancelled wait took no byte: the next recv gets the whole answer. */
-    await run(page, 's << send("PING~0d~0a")');
-    const e = await run(page, 's << recv(100)');
-    assert.equal(await text(e.locator('.answer')), '["recv","ok","+PONG~0D~0A"]');
-    await run(page, 's << close()');
-  });
+  await input.fill('draft');
+  await input.press('ArrowUp');
+  assert.equal(await input.inputValue(), 'Print("one");\nPrint("two");\nPrint("three")');
+  await input.press('Control+Home');
+  await input.press('ArrowUp');
+  assert.equal(await input.inputValue(), 'x + 1');
+  await input.press('ArrowDown');
+  await input.press('Control+End');
+  await input.press('ArrowDown');
+  assert.equal(await input.inputValue(), 'draft');
+  await page.close();
 
-test('an event stream that answers 404 is shown as unavailable', async (t) => {
+  page = await openConsole(t, browser, gateway, { context });
+  await page.locator('#input').press('ArrowUp');
+  assert.equal(await page.locator('#input').inputValue(), 'Print("one");\nPrint("two");\nPrint("three")');
+});
+
+test('errors show in the log with their line and column, and the page goes on', async (t) => {
+  const page = await openConsole(t, browser, gateway);
+  await runScript(page, 'Print("first");\nl = {1, 2};\nShow(l[3]);\nPrint("never")');
+  assert.deepEqual(await lines(page, 'out'), ['"first"']);
+  const error = page.locator('#log .line.error').last();
+  assert.equal(await text(error.locator('.what')), 'line 3, column 6: Subscript Range: l[3], and l has 2 items');
+  assert.equal(await text(error.locator('.caret')), 'Show(l[3]);\n     ^');
+  assert.equal(await error.getAttribute('data-line'), '3');
+
+  await runScript(page, 'x = 1;\nIf(x,\n  Print("open"');
+  const syntax = page.locator('#log .line.error').last();
+  assert.match(await text(syntax.locator('.what')), /^line 3, column \d+: syntax error: /);
+
+  await runScript(page, 'Nosuch(1)');
+  assert.equal(await text(page.locator('#log .line.error').last().locator('.what')),
+    'line 1, column 1: Unknown function: Nosuch');
+
+  /* A refused connection is an answer like any other, marked as an error. */
+  await runScript(page, 'c = Socket();\nrc = c << Connect("127.0.0.1", 1);\nShow(Starts With(rc[2], "CONNREFUSED"));\nc << Close()');
+  assert.equal(await page.locator('#log .msg.err').count(), 1);
+  assert.equal((await lines(page, 'out')).pop(), 'Starts With(rc[2], "CONNREFUSED") = 1');
+  await runLine(page, 'Show("still works")');
+  assert.equal((await lines(page, 'out')).pop(), '"still works"');
+});
+
+test('a callback function runs when its event arrives, and the event stream shows it', async (t) => {
+  const page = await openConsole(t, browser, gateway);
+  await page.waitForFunction(() => document.getElementById('events-status').dataset.state === 'ok', null,
+    { timeout: 10000 });
+  pushes = [];
+  await runScript(page, `onData = Function({rc}, Print(rc[2], Blob To Char(rc[3]), rc[4] == s));
+s = Socket();
+s << Connect("127.0.0.1", ${tcp.port});
+s << Recv(100, "onData");
+s << Send("PUSH");`);
+  /* The script has ended; the callback runs when the data comes. */
+  await page.waitForFunction(() => [...document.querySelectorAll('#log .line.out')]
+    .some((l) => l.textContent === '"pushed by the server\\!r\\!n"'), null, { timeout: 10000 });
+  assert.deepEqual((await lines(page, 'out')).slice(-3), ['"ok"', '"pushed by the server\\!r\\!n"', '1']);
+  const event = page.locator('#events .event').first();
+  assert.equal(await text(event.locator('.event-name')), 'onData');
+  assert.match(await text(event.locator('.answer')), /^\{"recv", "ok", "pushed by the server~0D~0A", "s\d+"\}$/);
+  await idle(page);
+  await runLine(page, 's << Close()');
+});
+
+test('an event stream that answers 404 is shown as unavailable; scripts still run', async (t) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   t.after(() => context.close());
   await context.route('**/events*', (route) => route.fulfill({
     status: 404, contentType: 'application/json', body: '["events","INVAL: no such endpoint."]',
   }));
-  const page = await openConsole(t, { context });
-  await page.waitForFunction(() => document.getElementById('events-status').textContent ===
-    'events: unavailable', null, { timeout: 10000 });
-  const e = await run(page, 'Show("still works")');
-  assert.equal(await text(e.locator('.show')), '"still works"');
-});
-
-test('without the token the gateway answers AUTH, shown as a list', async (t) => {
-  const page = await openConsole(t, { query: '' });
-  assert.equal(await text(page.locator('#auth-status')), 'no token');
-  const e = await run(page, 's = Socket()');
-  assert.match(await text(e.locator('.answer')), /^\["sockets?","AUTH: .*"\]$/);
-  assert.match(await text(e.locator('.error')), /Socket\(\) failed: AUTH/);
-});
-
-test('history: arrow keys walk it, and it survives a reload', async (t) => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  t.after(() => context.close());
-  let page = await openConsole(t, { context });
-  await run(page, 'Show("one")');
-  await run(page, 'Show("two")');
-  const input = page.locator('#input');
-  await input.fill('draft');
-  await input.press('ArrowUp');
-  assert.equal(await input.inputValue(), 'Show("two")');
-  await input.press('ArrowUp');
-  assert.equal(await input.inputValue(), 'Show("one")');
-  await input.press('ArrowDown');
-  await input.press('ArrowDown');
-  assert.equal(await input.inputValue(), 'draft');
-  await page.close();
-
-  page = await openConsole(t, { context });
-  await page.locator('#input').press('ArrowUp');
-  assert.equal(await page.locator('#input').inputValue(), 'Show("two")');
-});
-
-test('a background recv arrives on the event stream', async (t) => {
-  const page = await openConsole(t);
-  await page.waitForFunction(() => document.getElementById('events-status').dataset.state === 'ok',
+  const page = await openConsole(t, browser, gateway, { context });
+  await page.waitForFunction(() => document.getElementById('events-status').textContent === 'events: unavailable',
     null, { timeout: 10000 });
-  await run(page, `s = Socket(); s << connect("127.0.0.1", ${tcpPort})`);
-  let e = await run(page, 's << recv(100, "onData")');
-  assert.equal(await text(e.locator('.answer')), '["recv","ok"]');
-  assert.match(await text(e.locator('.http')), /202/);
-  await run(page, 's << send("PUSH")');
-  const event = page.locator('#events .event').first();
-  await event.waitFor({ timeout: 10000 });
-  assert.equal(await text(event.locator('.event-name')), 'onData');
-  assert.match(await text(event.locator('.answer')),
-    /^\["recv","ok","pushed by the server~0D~0A","[^"]+"\]$/);
-  e = await run(page, 's << close()');
+  await runLine(page, 'Show("still works")');
+  assert.deepEqual(await lines(page, 'out'), ['"still works"']);
+});
+
+test('without the token the gateway answers AUTH, and the script says so', async (t) => {
+  const page = await openConsole(t, browser, gateway, { query: '' });
+  assert.equal(await text(page.locator('#auth-status')), 'no token');
+  await runLine(page, 's = Socket()');
+  assert.match(await text(page.locator('#log .msg .answer')), /^\{"socket", "AUTH: .*"\}$/);
+  assert.match(await text(page.locator('#log .line.error .what')), /Socket\(\) failed: AUTH/);
 });
 
 test('on a phone-sized screen nothing overflows sideways', async (t) => {
-  const page = await openConsole(t, { viewport: { width: 390, height: 844 } });
-  await run(page, `s = Socket(); s << connect("127.0.0.1", ${tcpPort}); s << send("PING~0d~0a")`);
-  await run(page, 'rc = s << recv(100); Show(rc)');
+  const page = await openConsole(t, browser, gateway, { viewport: { width: 390, height: 844 } });
+  await runScript(page, `s = Socket(); s << Connect("127.0.0.1", ${tcp.port}); s << Send("PING\\!r\\!n");
+rc = s << Recv(100); Show(rc);`);
   await page.locator('#sockets-refresh').click();
   await page.locator('.socket-table tbody tr').first().waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
   const box = await page.locator('#input').boundingBox();
-  assert.ok(box.width > 200, 'the command line is usable');
-  await run(page, 's << close()');
+  assert.ok(box.width > 200, 'the editor is usable');
+  await runLine(page, 's << Close()');
 });
 
 test('screenshot for the README', async (t) => {
-  const page = await openConsole(t, { viewport: { width: 1280, height: 880 } });
-  await page.waitForFunction(() => document.getElementById('events-status').dataset.state === 'ok',
-    null, { timeout: 10000 });
-  await run(page, 's = Socket();');
-  await run(page, `s << connect("localhost", "${tcpPort}");`);
-  await run(page, 's << send("PING~0d~0a");');
-  await run(page, 'rc = s << recv(100); Show(rc);');
-  await page.locator('.entry').nth(-2).locator('button.toggle').click();
-  await run(page, 'Blob To Char(rc[3])');
-  await run(page, 's << recv(100, "onData"); s << send("PUSH");');
-  await page.locator('#events .event').first().waitFor({ timeout: 10000 });
-  await run(page, `s << connect("localhost", ${closedPort}`);
+  const page = await openConsole(t, browser, gateway, { viewport: { width: 1280, height: 880 } });
+  await page.waitForFunction(() => document.getElementById('events-status').dataset.state === 'ok', null,
+    { timeout: 10000 });
+  await runScript(page, `onData = Function({rc}, Print(Blob To Char(rc[3])));
+s = Socket();
+rc = s << Connect("localhost", "${tcp.port}");
+If(rc[2] != "ok", Show(rc); Stop());
+s << Send("PING\\!r\\!n");
+rc = s << Recv(100);
+Show(rc);
+s << Recv(100, "onData");
+s << Send("PUSH");
+Wait(0.5);`);
+  await page.locator('#log .msg').nth(3).locator('button.toggle').click();
   await page.locator('#sockets-refresh').click();
   await page.locator('.socket-table tbody tr').first().waitFor();
-  await page.locator('#input').fill('s << getpeername()');
+  await page.locator('#examples').selectOption({ label: 'HTTP GET, non-blocking poll' });
   await page.screenshot({ path: screenshotPath });
   assert.ok(fs.statSync(screenshotPath).size > 10000);
+  await runLine(page, 's << Close()');
 });

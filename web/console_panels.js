@@ -1,0 +1,203 @@
+/*
+ * The console's side panels: the open sockets (GET /sockets, with the fields that
+ * server/render.c writes) and the live event stream (GET /events through EventSource).
+ * The event stream also feeds the JSL runner, which calls a script's callback functions.
+ */
+(function (root) {
+  'use strict';
+
+  const { el, braces, hexDump } = root.SockgateConsoleLog;
+
+  const $ = (id) => document.getElementById(id);
+  const EVENTS_MAX = 200;
+  const EVENTS_RETRY_MS = 15000;
+  const CALLBACKS_KEY = 'sockgate.callbacks';
+
+  /* ---- sockets ---------------------------------------------------------------------- */
+
+  function endpoint(address, port) {
+    if (!address || ((address === '0.0.0.0' || address === '::') && String(port) === '0')) return '—';
+    return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  }
+
+  function renderSockets(list) {
+    const box = $('sockets');
+    if (!list.length) {
+      box.replaceChildren(el('p', { class: 'empty', text: 'No open sockets.' }));
+      return;
+    }
+    const head = el('tr', {}, ...['socket', 'state', 'local · peer', 'in / out', 'pending']
+      .map((h) => el('th', { scope: 'col', text: h })));
+    const rows = list.map((s) => el('tr', { 'data-state': String(s.state).toLowerCase() },
+      el('td', { class: 'c-id', 'data-label': 'socket' },
+        el('span', { class: 'sock-id', text: s.id }),
+        el('span', { class: 'c-type', text: `${s.type} ${s.family || ''}`.trim() })),
+      el('td', { class: 'c-state', 'data-label': 'state' },
+        el('span', { class: 'state-name', text: s.state }),
+        s.blocking === false ? el('span', { class: 'c-mode', text: 'non-blocking' }) : null),
+      el('td', { class: 'c-addr', 'data-label': 'local · peer' },
+        el('span', { class: 'c-local', title: 'local address', text: endpoint(s.local_address, s.local_port) }),
+        el('span', { class: 'c-peer', title: 'peer address', text: endpoint(s.peer_address, s.peer_port) })),
+      el('td', { class: 'c-inout', 'data-label': 'in / out', text: `${s.bytes_in} / ${s.bytes_out}` }),
+      el('td', { class: 'c-pending', 'data-label': 'pending', text: String(s.pending) })));
+    box.replaceChildren(el('table', { class: 'socket-table' }, el('thead', {}, head), el('tbody', {}, ...rows)));
+  }
+
+  /* One GET /sockets at a time; a refresh asked for meanwhile runs once it is done, so
+   * the panel always ends on the latest state. */
+  function socketsPanel(request) {
+    let busy = false;
+    let again = false;
+    async function refresh() {
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      try {
+        const reply = await request('GET', '/sockets');
+        const list = reply.body && reply.body.sockets;
+        if (reply.status === 401) $('sockets-note').textContent = 'needs a token: open the console with ?token=…';
+        else if (reply.status >= 300 || !Array.isArray(list)) $('sockets-note').textContent = `GET /sockets: HTTP ${reply.status}`;
+        else {
+          $('sockets-note').textContent = `${list.length} open`;
+          renderSockets(list);
+        }
+      } catch (e) {
+        $('sockets-note').textContent = 'gateway unreachable';
+      } finally {
+        busy = false;
+        if (again) {
+          again = false;
+          refresh();
+        }
+      }
+    }
+    return refresh;
+  }
+
+  /* ---- events ----------------------------------------------------------------------- */
+
+  function savedCallbacks() {
+    try {
+      const c = JSON.parse(localStorage.getItem(CALLBACKS_KEY) || '[]');
+      return Array.isArray(c) ? c.filter((x) => typeof x === 'string').slice(-50) : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function setPill(text, state) {
+    const pill = $('events-status');
+    pill.textContent = text;
+    pill.dataset.state = state;
+  }
+
+  function showEvent(name, event, list, decode) {
+    const isList = Array.isArray(list);
+    let dump = null;
+    if (isList && (list[0] === 'recv' || list[0] === 'recvfrom') && list[1] === 'ok') {
+      try {
+        dump = hexDump(decode(list[2]));
+      } catch (e) {
+        dump = null;
+      }
+    }
+    const item = el('li', { class: `event ${isList && list[1] !== 'ok' ? 'err' : ''}` },
+      el('div', { class: 'event-head' },
+        el('span', { class: 'event-name', text: name }),
+        event.lastEventId ? el('span', { class: 'event-id', text: `#${event.lastEventId}` }) : null,
+        el('time', { text: new Date().toLocaleTimeString() })),
+      el('code', { class: 'answer', text: isList ? braces(list) : event.data }),
+      dump ? el('pre', { class: 'hexdump', text: dump }) : null);
+    const events = $('events');
+    events.prepend(item);
+    while (events.children.length > EVENTS_MAX) events.lastChild.remove();
+    $('events-empty').hidden = true;
+  }
+
+  /*
+   * The event stream. EventSource hands over only the event names it listens for, so it
+   * listens for the generic ones, for every callback name the page has seen used (kept
+   * across reloads), and for each name a script arms (listen(name), before arming).
+   * onEvent(name, list) gets every event whose data is a list.
+   */
+  function eventsPanel({ url, onEvent, decode }) {
+    let source = null;
+    const names = new Set();
+    let opened = null;
+    let markOpen = null;
+
+    function handler(name) {
+      return (event) => {
+        let list = null;
+        try {
+          list = JSON.parse(event.data);
+        } catch (e) {
+          list = null;
+        }
+        showEvent(name, event, list, decode);
+        if (Array.isArray(list)) onEvent(name, list);
+      };
+    }
+
+    function add(name) {
+      if (!name || names.has(name) || name === 'error' || name === 'open') return;
+      names.add(name);
+      if (source) source.addEventListener(name, handler(name));
+    }
+
+    function connect() {
+      if (typeof EventSource === 'undefined') {
+        setPill('events: not supported', 'off');
+        return;
+      }
+      opened = new Promise((resolve) => { markOpen = resolve; });
+      source = new EventSource(url);
+      setPill('events: connecting', 'wait');
+      source.addEventListener('open', () => {
+        setPill('events: live', 'ok');
+        $('events-note').textContent = '';
+        markOpen(true);
+      });
+      source.addEventListener('error', (event) => {
+        if (event.data) return; /* an event the server named "error" */
+        if (source.readyState === EventSource.CLOSED) {
+          setPill('events: unavailable', 'off');
+          $('events-note').textContent = 'no event stream; retrying';
+          markOpen(false);
+          source.close();
+          source = null;
+          setTimeout(connect, EVENTS_RETRY_MS);
+        } else {
+          setPill('events: reconnecting', 'wait');
+        }
+      });
+      const all = new Set(['message', 'overflow', 'close', ...names, ...savedCallbacks()]);
+      names.clear();
+      for (const name of all) add(name);
+    }
+
+    connect();
+    return {
+      /* Listens for a callback name; resolves once the stream is open (or has failed). */
+      async listen(name) {
+        add(name);
+        const kept = savedCallbacks().filter((n) => n !== name).concat([name]);
+        try {
+          localStorage.setItem(CALLBACKS_KEY, JSON.stringify(kept));
+        } catch (e) {
+          /* not kept, but still heard */
+        }
+        const timeout = new Promise((resolve) => setTimeout(resolve, 3000, false));
+        return opened ? Promise.race([opened, timeout]) : false;
+      },
+      clear() {
+        $('events').replaceChildren();
+        $('events-empty').hidden = false;
+      },
+    };
+  }
+
+  root.SockgateConsolePanels = { socketsPanel, eventsPanel };
+}(typeof self !== 'undefined' ? self : this));
