@@ -57,6 +57,16 @@
     return parts.join(' ');
   }
 
+  /* The longest text one log line shows, and the most bytes a hex dump shows: a script
+   * may print a 16 MB blob, and the page must not choke on it (sockgate-jsl prints all). */
+  const LINE_MAX = 20000;
+  const DUMP_MAX = 64 * 1024;
+
+  function clip(text) {
+    return text.length <= LINE_MAX ? text
+      : `${text.slice(0, LINE_MAX)} … (${(text.length - LINE_MAX).toLocaleString('en')} more characters)`;
+  }
+
   /* A list as the log shows it: JSL braces, nested lists too. */
   function braces(list) {
     return '{' + list.map((x) => (Array.isArray(x) ? braces(x) : F.quote(x))).join(', ') + '}';
@@ -200,7 +210,7 @@
         case 'error': node = this.renderError(entry.info); break;
         case 'src': node = el('div', { class: 'line src', title: entry.title },
           el('span', { class: 'mark', text: '›' }), entry.text); break;
-        default: node = el('div', { class: `line ${entry.kind}`, text: entry.text });
+        default: node = el('div', { class: `line ${entry.kind}`, text: clip(entry.text) });
       }
       node.sockgateEntry = entry;
       return node;
@@ -231,7 +241,7 @@
       } else if (call.answer) {
         row.classList.add(call.answer[1] === 'ok' ? 'ok' : 'err');
         row.append(el('span', { class: 'http', text: String(call.status) }),
-          el('code', { class: 'answer', text: braces(call.answer) }));
+          el('code', { class: 'answer', text: clip(braces(call.answer)) }));
         dump = this.addDump(tools, call);
       } else {
         row.classList.add('err');
@@ -259,11 +269,16 @@
       } catch (e) {
         return null;
       }
-      const dump = el('pre', { class: 'hexdump', hidden: true, text: hexDump(bytes) });
+      const dump = el('pre', { class: 'hexdump', hidden: true });
       const toggle = el('button', {
         type: 'button', class: 'small toggle', text: 'hex dump', 'aria-pressed': 'false',
         title: 'Show the received bytes as a hex dump',
         onclick: () => {
+          /* Made on first use: a poll loop may log thousands of answers. */
+          if (!dump.textContent) {
+            dump.textContent = hexDump(bytes.subarray(0, DUMP_MAX)) +
+              (bytes.length > DUMP_MAX ? `\n… (${bytes.length - DUMP_MAX} more bytes)` : '');
+          }
           dump.hidden = !dump.hidden;
           toggle.setAttribute('aria-pressed', String(!dump.hidden));
         },

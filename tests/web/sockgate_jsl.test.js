@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { build, startGateway, freePort } = require('./harness.js');
+const { root, build, startGateway, freePort } = require('./harness.js');
 const peers = require('./peers.js');
 
 const cli = path.join(build, 'sockgate-jsl');
@@ -75,6 +75,20 @@ Show(Length(blob));
 Write(Blob To Char(blob));`);
   const r = await jsl([...gw(), file]);
   assert.deepEqual(r, { code: 0, signal: null, stdout: 'Length(blob) = 24\nHTTP/1.0 200 OK\r\n\r\nhello', stderr: '' });
+});
+
+test('the README\'s console script runs as the README shows', async () => {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const source = /```jsl\n([^]*?)```/.exec(readme)[1];
+  assert.match(source, /Connect\("localhost", "8080"\)/);
+  const r = await jsl([...gw(), script(source.replace('"8080"', `"${gateway.port}"`))]);
+  assert.equal(r.code, 0, r.stderr);
+  const [first, second] = r.stdout.split('\n');
+  const length = Number(/^Length\(page\) = (\d+)$/.exec(first)[1]);
+  assert.match(second, /^"HTTP\/1\.1 200 OK\\!r\\!n.*\{\\!"status\\!":\\!"ok\\!"\}"$/);
+  assert.ok(length > 100);
+  assert.ok(readme.includes('\n    $ build/sockgate-jsl --gateway http://localhost:8080 healthz.jsl\n' +
+    `    Length(page) = ${length}\n`), 'the README shows the length this gateway answers with');
 });
 
 test('Stop() after a failed answer exits 1; after a good one, 0', async () => {
