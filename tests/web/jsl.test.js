@@ -1,8 +1,8 @@
 /*
  * Node tests of the console's WebAssembly module (build/web/sockgate_wasm.js, from
- * web/jsl_parser.c and engine/codec.c) through web/jsl.js, and of the statement runner
- * web/interp.js against a recorded fake of the REST API. The parser vectors are the ones
- * tests/unit/test_jsl.c runs against the native build.
+ * web/jsl_*.c and engine/codec.c) through web/jsl.js: the JSL parser on the vectors that
+ * tests/unit/test_jsl.c runs against the native build, its limits, its output sizing, and
+ * the ascii~hex codec. The interpreter's tests are in the other files of tests/web/.
  *
  *   SOCKGATE_BUILD=build node --test tests/web/jsl.test.js
  */
@@ -10,6 +10,7 @@
 
 const { test, before } = require('node:test');
 const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -19,25 +20,122 @@ const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, 'jsl_vectors.jso
 
 const SockgateWasm = require(path.join(webDir, 'sockgate_wasm.js'));
 const SockgateJSL = require(path.join(webDir, 'jsl.js'));
-const { Session, JslError, formatValue, curlFor } = require(path.join(webDir, 'interp.js'));
 
 let wasm;
 let jsl;
 
+/* Handed the bytes, because this emcc (3.1.6) would fetch() the file path under a node
+ * that has a global fetch. */
+async function loadModule() {
+  const module = await SockgateWasm({ wasmBinary: fs.readFileSync(path.join(webDir, 'sockgate_wasm.wasm')) });
+  return { module, parser: SockgateJSL(module) };
+}
+
 before(async () => {
-  /* Handed the bytes, because this emcc (3.1.6) would fetch() the file path under a node
-   * that has a global fetch. */
-  wasm = await SockgateWasm({ wasmBinary: fs.readFileSync(path.join(webDir, 'sockgate_wasm.wasm')) });
-  jsl = SockgateJSL(wasm);
+  ({ module: wasm, parser: jsl } = await loadModule());
 });
 
+/* Every node's pos, checked against the source the way the interpreter will use it:
+ * Array.from(source).slice(start, end) is the node's text, and line/column say where
+ * that text starts. */
+function checkPositions(node, chars, lineStarts) {
+  const [line, column, start, end] = node.pos;
+  assert.ok(start <= end && end <= chars.length, `pos ${node.pos} out of the source`);
+  assert.equal(start - lineStarts[line - 1] + 1, column, `column of ${JSON.stringify(node.pos)}`);
+  assert.ok(lineStarts[line - 1] <= start && (line === lineStarts.length || start < lineStarts[line]),
+    `line of ${JSON.stringify(node.pos)}`);
+  for (const value of Object.values(node)) {
+    const children = Array.isArray(value) ? value : [value];
+    for (const child of children) {
+      if (child && typeof child === 'object' && child.kind) {
+        assert.ok(child.pos[2] >= start && child.pos[3] <= end, 'a child outside its parent');
+        checkPositions(child, chars, lineStarts);
+      }
+    }
+  }
+}
+
+function lineStartsOf(chars) {
+  const starts = [0];
+  chars.forEach((c, i) => {
+    if (c === '\n' || (c === '\r' && chars[i + 1] !== '\n')) starts.push(i + 1);
+  });
+  return starts;
+}
+
 test('every parser vector gives the same tree or error as in the native build', () => {
-  assert.ok(vectors.vectors.length >= 50);
+  assert.ok(vectors.vectors.length >= 130);
   for (const v of vectors.vectors) {
     const got = jsl.parse(v.input);
-    if (v.ast) assert.deepEqual(got, v.ast, `${v.name}: ${v.input}`);
-    else assert.deepEqual(got, { error: v.error }, `${v.name}: ${v.input}`);
+    if (v.ast) {
+      assert.deepEqual(got, { ast: v.ast }, `${v.name}: ${v.input}`);
+      checkPositions(got.ast, Array.from(v.input), lineStartsOf(Array.from(v.input)));
+    } else {
+      assert.deepEqual(got, { error: v.error }, `${v.name}: ${v.input}`);
+    }
   }
+});
+
+test('a node\'s pos slices its own text out of the source', () => {
+  const source = 'x = "h\u00e9\u{1F600}";\r\nShow(rc[3]);\n  (sk << getSockName)[3]';
+  const chars = Array.from(source);
+  const { ast } = jsl.parse(source);
+  const text = (node) => chars.slice(node.pos[2], node.pos[3]).join('');
+  assert.equal(text(ast.items[0].value), '"h\u00e9\u{1F600}"');
+  assert.equal(text(ast.items[1].args[0]), 'rc[3]');
+  assert.deepEqual(ast.items[1].args[0].pos, [2, 6, 17, 22]);
+  assert.equal(text(ast.items[2]), '(sk << getSockName)[3]');
+  assert.deepEqual(ast.items[2].pos.slice(0, 2), [3, 3]);
+});
+
+test('nesting: 255 levels of every kind parse, deeper input is an error', () => {
+  const kinds = [['(', 'x', ')'], ['f(', 'x', ')'], ['{', 'x', '}'], ['x[', '1', ']'],
+    ['!', 'x', ''], ['a = ', '1', ''], ['If(c, ', 'x', ')']];
+  for (const [open, middle, close] of kinds) {
+    const nest = (n) => jsl.parse(open.repeat(n) + middle + close.repeat(n));
+    assert.ok(nest(255).ast, `${open} 255 levels`);
+    assert.equal(nest(256).error.message, 'nested too deeply (more than 256 levels)');
+    assert.equal(nest(100000).error.message, 'nested too deeply (more than 256 levels)');
+  }
+  /* A call with several expressions per level makes two tree levels per nesting. */
+  const glue = (n) => jsl.parse('While(c, a; '.repeat(n) + 'x' + ')'.repeat(n));
+  assert.ok(glue(200).ast);
+  assert.match(glue(255).error.message, /^expression too deep \(more than 480 levels\)/);
+});
+
+test('the deepest input accepted needs under a third of node\'s default stack', () => {
+  /* node's default V8 stack is 984 KB; the wasm parser's frames live on it. */
+  const script = `
+    const fs = require('fs');
+    require(${JSON.stringify(path.join(webDir, 'sockgate_wasm.js'))})({
+      wasmBinary: fs.readFileSync(${JSON.stringify(path.join(webDir, 'sockgate_wasm.wasm'))}),
+    }).then((wasm) => {
+      const jsl = require(${JSON.stringify(path.join(webDir, 'jsl.js'))})(wasm);
+      const deepest = [
+        'f('.repeat(255) + 'x' + ')'.repeat(255),
+        's << <<('.repeat(238) + 'x' + ')'.repeat(238),
+        'If(c, a; '.repeat(238) + 'x' + ')'.repeat(238),
+        '('.repeat(255) + 'x' + ')'.repeat(255),
+      ];
+      for (const s of deepest) if (!jsl.parse(s).ast) throw new Error('did not parse');
+      process.stdout.write('ok');
+    });`;
+  assert.equal(execFileSync(process.execPath, ['--stack-size=320', '-e', script]).toString(), 'ok');
+});
+
+test('a long script parses (the output buffer grows as needed)', () => {
+  const line = 'rc = s << send("0123456789\\!n"); If(rc[2] != "ok", Stop());\n';
+  const { ast } = jsl.parse(line.repeat(2000));
+  assert.equal(ast.items.length, 4000);
+  assert.equal(ast.items[3998].value.message.args[0].value, '0123456789\n');
+  assert.deepEqual(ast.items[3999].pos.slice(0, 2), [2000, 34]);
+});
+
+test('a script over the parser\'s size limit is an error, not an exception', () => {
+  const { error } = jsl.parse('x'.repeat((1 << 20) + 1));
+  assert.deepEqual([error.line, error.column], [1, 1]);
+  assert.match(error.message, /longer than 1048576 bytes/);
+  assert.ok(jsl.parse(`x = "${'y'.repeat((1 << 20) - 6)}"`).ast);
 });
 
 test('jsl_parse sizes its output as snprintf does', () => {
@@ -52,20 +150,13 @@ test('jsl_parse sizes its output as snprintf does', () => {
     assert.ok(need > 16);
     assert.equal(wasm._jsl_parse(s, src.length, w, ws, o, 16, 0), need);
     assert.equal(Buffer.from(wasm.HEAPU8.subarray(o, o + 16)).toString('latin1'),
-      '{"statements":[\0');
+      '{"ast":{"kind":\0');
     assert.ok(wasm._jsl_parse(s, src.length, w, ws - 1, o, 16, 0) < 0); /* -ENOBUFS */
   } finally {
     wasm._free(s);
     wasm._free(w);
     wasm._free(o);
   }
-});
-
-test('a long program parses (the output buffer grows as needed)', () => {
-  const line = 's << send("0123456789\\!n"); ';
-  const tree = jsl.parse(line.repeat(500));
-  assert.equal(tree.statements.length, 500);
-  assert.equal(tree.statements[499].expr.args[0].value, '0123456789\n');
 });
 
 test('ascii~hex follows SPEC section 4', () => {
@@ -81,107 +172,4 @@ test('ascii~hex follows SPEC section 4', () => {
   assert.equal(jsl.encode(Buffer.from('hi'), 'HEX'), '6869');
   assert.throws(() => jsl.decode('ab~zz'), (e) => e.offset === 2 && /offset 2/.test(e.message));
   assert.throws(() => jsl.encode(Buffer.from('x'), 'rot13'), /unknown encoding/);
-});
-
-/* ---- web/interp.js against a fake API ----------------------------------------------- */
-
-/* A fake gateway: records each call and answers from a table keyed "METHOD path". */
-function fakeApi(answers) {
-  const calls = [];
-  const request = async (method, p, body) => {
-    calls.push({ method, path: p, body });
-    const a = answers[`${method} ${p}`];
-    if (!a) return { status: 404, body: null, text: 'not found' };
-    const [status, list] = typeof a === 'function' ? a(body) : a;
-    return { status, body: list, text: JSON.stringify(list) };
-  };
-  return { calls, request };
-}
-
-async function runAll(session, source, hooks = {}) {
-  const tree = jsl.parse(source);
-  assert.ok(tree.statements, JSON.stringify(tree));
-  const values = [];
-  for (const s of tree.statements) values.push(await session.run(s, hooks));
-  return values;
-}
-
-test('the SPEC section 8 session becomes the right HTTP calls', async () => {
-  const api = fakeApi({
-    'POST /sockets': [201, ['socket', 'ok', 's1']],
-    'POST /sockets/s1/connect': [200, ['connect', 'ok']],
-    'POST /sockets/s1/send': [200, ['send', 'ok', '']],
-    'POST /sockets/s1/recv': [200, ['recv', 'ok', '+PONG~0D~0A']],
-  });
-  const session = new Session({ jsl, request: api.request });
-  const shown = [];
-  const seen = [];
-  await runAll(session, [
-    's = Socket();',
-    's << connect("localhost", "6379");',
-    's << send("PING~0d~0a");',
-    'rc = s << recv(100);',
-    'Show(rc, rc[2]);',
-    'text = Blob To Char(rc[3])',
-  ].join('\n'), {
-    onShow: (line) => shown.push(line),
-    onCall: (call) => seen.push(`${call.method} ${call.path}`),
-  });
-  assert.deepEqual(api.calls, [
-    { method: 'POST', path: '/sockets', body: { type: 'STREAM' } },
-    { method: 'POST', path: '/sockets/s1/connect', body: ['localhost', '6379'] },
-    { method: 'POST', path: '/sockets/s1/send', body: ['PING~0d~0a'] },
-    { method: 'POST', path: '/sockets/s1/recv', body: ['100'] },
-  ]);
-  assert.equal(seen.length, 4);
-  assert.deepEqual(shown, [
-    'rc = {"recv", "ok", Char To Blob("+PONG~0D~0A", "ascii~hex")}',
-    'rc[2] = "ok"',
-  ]);
-  assert.equal(session.vars.get('text'), '+PONG\r\n');
-  assert.equal(session.vars.get('s'), 's1');
-});
-
-test('arguments: numbers, bare names, blobs and NUL travel as strings', async () => {
-  const api = fakeApi({
-    'POST /sockets': [201, ['socket', 'ok', 'gw.s7']],
-    'POST /sockets/gw.s7/ioctl': [200, ['ioctl', 'ok']],
-    'POST /sockets/gw.s7/sendto': [200, ['sendto', 'ok', '']],
-  });
-  const session = new Session({ jsl, request: api.request });
-  await runAll(session, 'u = Socket(DGRAM); u << ioctl(FIONBIO, 1); ' +
-    'u << sendto("127.0.0.1", 9, Char To Blob("a~00~ff", "ascii~hex")); ' +
-    'u << sendto("127.0.0.1", 9.5, "x\\!0y")');
-  assert.deepEqual(api.calls.map((c) => c.body), [
-    { type: 'DGRAM' }, ['FIONBIO', '1'], ['127.0.0.1', '9', 'a~00~FF'], ['127.0.0.1', '9.5', 'x~00y'],
-  ]);
-});
-
-test('an error answer is a value; a non-list answer or a mistake is an error', async () => {
-  const api = fakeApi({
-    'POST /sockets': [201, ['socket', 'ok', 's1']],
-    'POST /sockets/s1/connect': [200, ['connect', 'CONNREFUSED: Connection refused.']],
-  });
-  const session = new Session({ jsl, request: api.request });
-  const [, rc] = await runAll(session, 's = Socket(); s << connect("localhost", 1)');
-  assert.deepEqual(rc, ['connect', 'CONNREFUSED: Connection refused.']);
-  await assert.rejects(runAll(session, 's << listen()'), (e) => e instanceof JslError &&
-    /listen: the gateway answered HTTP 404: not found/.test(e.message));
-  await assert.rejects(runAll(session, 'nope << close()'), /nope is not defined/);
-  await runAll(session, 'x = 1');
-  await assert.rejects(runAll(session, 'x << close()'), /x is not a socket/);
-  await assert.rejects(runAll(session, 'rc = s << connect("a", 1); rc[5]'), /index 5 is out of range/);
-  await assert.rejects(runAll(session, 'Char To Blob("~zz", "ascii~hex")'), /bad ascii~hex escape at offset 0/);
-});
-
-test('values print as JSL does, and every call has its curl', () => {
-  assert.equal(formatValue(['recv', 'ok', Uint8Array.from([72, 10])], jsl),
-    '{"recv", "ok", Char To Blob("H~0A", "ascii~hex")}');
-  assert.equal(formatValue('a"b\n', jsl), '"a\\!"b\\!n"');
-  assert.equal(formatValue(undefined, jsl), '.');
-  const call = { method: 'POST', path: '/sockets/s1/send', body: ["it's"] };
-  assert.equal(curlFor(call, 'http://127.0.0.1:8080', 'tok'),
-    "curl -sS -X POST 'http://127.0.0.1:8080/sockets/s1/send' -H 'Authorization: Bearer tok' " +
-    "-H 'Content-Type: application/json' -d '[\"it'\\''s\"]'");
-  assert.equal(curlFor({ method: 'GET', path: '/sockets' }, 'http://h', ''), "curl -sS 'http://h/sockets'");
 });
