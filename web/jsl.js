@@ -19,6 +19,7 @@
   const utf8Encoder = new TextEncoder();
   const utf8Decoder = new TextDecoder('utf-8');
   const ENCODINGS = { 'ascii~hex': 0, base64: 1, hex: 2 };
+  const MAX_SOURCE = 1 << 20; /* JSL_MAX_SOURCE in web/jsl_parser.h */
 
   /* Runs fn(ptrs) with one module block per requested size; frees them all afterwards. */
   function withBlocks(sizes, fn) {
@@ -52,14 +53,18 @@
   }
 
   /*
-   * Parses JSL source into its syntax tree: {statements: [...]} or {error: {column,
-   * message}} (see web/jsl_parser.h). Retries once with the exact size when the first
-   * guess at the output size was too small.
+   * Parses JSL source into its syntax tree: {ast: NODE} or {error: {line, column, offset,
+   * message}} (web/README.md, "The syntax tree"). Retries once with the exact size when
+   * the first guess at the output size was too small.
    */
   function parse(source) {
     const src = utf8Encoder.encode(source);
+    if (src.length > MAX_SOURCE) {
+      return { error: { line: 1, column: 1, offset: 0,
+        message: `the script is longer than ${MAX_SOURCE} bytes, the most the parser reads` } };
+    }
     const workSize = wasm._jsl_work_size(src.length);
-    let cap = src.length * 8 + 256;
+    let cap = src.length * 16 + 256;
     for (let attempt = 0; attempt < 2; attempt++) {
       const result = withBlocks([src.length, workSize, cap], ([s, w, o]) => {
         wasm.HEAPU8.set(src, s);

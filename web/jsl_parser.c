@@ -1,10 +1,11 @@
 /*
- * The JSL statement parser of the browser console (see jsl_parser.h): its entry points,
- * and the recursive-descent grammar that reads tokens from web/jsl_lexer.c and builds the
- * tree in the caller's work area, which web/jsl_writer.c then prints as JSON.
+ * The JSL parser's entry points (see jsl_parser.h) and the half of its recursive-descent
+ * grammar that is not about operators: expressions glued with `;`, values (numbers,
+ * strings, names, lists, parenthesised expressions), calls of any function by name, and
+ * subscripts with postfix ++/--. Operators, by precedence, are in web/jsl_operators.c.
  *
- * The tree is kept apart from the JSON because several forms are only known after their
- * first part has been read (`rc = ...`, `s << recv(...)`, `rc[3]`). Nodes refer to the
+ * The parser does not know which functions exist: If, While, For, Function, Socket, Show
+ * are all calls here, and the interpreter gives them their meaning. Nodes refer to the
  * source by offset; strings are unescaped and names normalised only while writing.
  */
 #include "jsl_parser.h"
@@ -15,369 +16,265 @@
 
 #include "jsl_internal.h"
 
-/* ---- Grammar ----------------------------------------------------------------------- */
+/* ---- Helpers ----------------------------------------------------------------------- */
 
-/* Moves to the next token, keeping where the consumed one ended: a statement's text
- * ends there, before any white space or comment that follows it. */
-static void advance(struct jsli_parser *p)
+int jsli_enter(struct jsli_parser *p)
 {
-    p->prev_end = p->tok.pos + p->tok.len;
-    p->tok = jsli_lex(p->src, p->len, p->tok.end);
-    if (p->tok.type == JSLI_TOK_ERROR)
-        jsli_fail_token(p, &p->tok);
+    if (p->depth >= JSL_MAX_DEPTH) {
+        jsli_fail(p, p->tok.pos, "nested too deeply (more than %d levels)", JSL_MAX_DEPTH);
+        return 0;
+    }
+    p->depth++;
+    return 1;
 }
 
-/* Fails with "expected ..." at the current token, or with the lexical error it holds. */
-static void expected(struct jsli_parser *p, const char *what)
+/* Fails because the current token does not close the `opener` found at `open`: at the end
+ * of the input, the message says where that bracket was; otherwise what was expected. */
+static void not_closed(struct jsli_parser *p, enum jsli_tok opener, struct jsli_loc open,
+                       enum jsli_tok closer, const char *what)
 {
-    if (p->tok.type == JSLI_TOK_ERROR)
-        jsli_fail_token(p, &p->tok);
-    else if (p->tok.type == JSLI_TOK_END)
-        jsli_fail(p, p->tok.pos, "expected %s, found the end of the input", what);
-    else if (p->tok.len <= 24)
-        jsli_fail(p, p->tok.pos, "expected %s, found '%.*s'", what, (int)p->tok.len,
-                  p->src + p->tok.pos);
+    if (p->tok.type == JSLI_TOK_END)
+        jsli_fail(p, p->tok.pos, "expected '%s' to close the '%s' at %u:%u, found the end of "
+                  "the input", jsli_tok_text[closer], jsli_tok_text[opener],
+                  (unsigned)open.line, (unsigned)open.col);
     else
-        jsli_fail(p, p->tok.pos, "expected %s, found '%.20s...'", what, p->src + p->tok.pos);
+        jsli_expected(p, what);
 }
 
-static uint32_t parse_expr(struct jsli_parser *p);
+/* Appends node `item` to the list whose last node is *last (first in *first). */
+static void append(struct jsli_parser *p, uint32_t *first, uint32_t *last, uint32_t item)
+{
+    if (*last)
+        jsli_node_at(p, *last)->next = item;
+    else
+        *first = item;
+    *last = item;
+}
+
+/* ---- Sequences --------------------------------------------------------------------- */
 
 /*
- * The arguments after an opening parenthesis, up to and including the closing one.
- * Returns the first argument (0 for none: check p->failed), and sets *count and
- * *max_depth to their number and the height of the tallest.
+ * Expressions glued with `;`: the whole script (`root`), or one argument, list item,
+ * subscript or parenthesised expression, which ends before `,` `)` `]` `}`. Empty
+ * expressions and a trailing `;` are dropped. The root is always a glue node; elsewhere
+ * one expression stands for itself and several make a glue node.
  */
-static uint32_t parse_args(struct jsli_parser *p, size_t *count, uint32_t *max_depth)
+static uint32_t parse_sequence(struct jsli_parser *p, int root)
 {
-    uint32_t first = 0, last = 0;
+    uint32_t first = 0, last = 0, count = 0, glue;
 
-    *count = 0;
-    *max_depth = 0;
-    if (p->tok.type == JSLI_TOK_RPAREN) {
-        advance(p);
-        return 0;
-    }
     for (;;) {
-        uint32_t arg = parse_expr(p);
+        uint32_t item;
+        enum jsli_tok t;
 
-        if (!arg)
+        while (p->tok.type == JSLI_TOK_SEMI && !p->failed)
+            jsli_advance(p);
+        t = p->tok.type;
+        if (p->failed || t == JSLI_TOK_END || t == JSLI_TOK_COMMA || t == JSLI_TOK_RPAREN ||
+            t == JSLI_TOK_RBRACK || t == JSLI_TOK_RBRACE)
+            break;
+        item = jsli_parse_expr(p);
+        if (!item)
             return 0;
-        if (last)
-            jsli_node_at(p, last)->next = arg;
-        else
-            first = arg;
-        last = arg;
-        (*count)++;
-        if (jsli_node_at(p, arg)->depth > *max_depth)
-            *max_depth = jsli_node_at(p, arg)->depth;
-        if (p->tok.type == JSLI_TOK_COMMA) {
-            advance(p);
-        } else if (p->tok.type == JSLI_TOK_RPAREN) {
-            advance(p);
-            return first;
-        } else {
-            expected(p, "',' or ')' after an argument");
-            return 0;
-        }
+        append(p, &first, &last, item);
+        count++;
+        if (p->tok.type != JSLI_TOK_SEMI)
+            break;
     }
-}
-
-/* The n-th argument of a list (0-based). */
-static uint32_t nth_arg(struct jsli_parser *p, uint32_t first, size_t n)
-{
-    while (first && n--)
-        first = jsli_node_at(p, first)->next;
-    return first;
-}
-
-/* Socket(), Socket(STREAM), Socket(DGRAM), Socket("DGRAM"): the socket type, or -1. */
-static int socket_type(struct jsli_parser *p, uint32_t arg)
-{
-    const struct jsli_node *n = jsli_node_at(p, arg);
-
-    for (size_t t = 0; t < 2; t++) {
-        const char *want = t == 0 ? "stream" : "dgram";
-
-        if (n->kind == JSLI_KIND_NAME && jsli_name_is(p->src + n->pos, n->len, want))
-            return (int)t;
-        /* Spaces count inside a string, so compare byte by byte, folding case only. */
-        if (n->kind == JSLI_KIND_STRING && n->len - 2 == strlen(want)) {
-            const char *text = p->src + n->pos + 1; /* after the opening quote */
-            size_t k = 0;
-
-            while (k < n->len - 2 &&
-                   jsli_to_lower((unsigned char)text[k]) == (unsigned char)want[k])
-                k++;
-            if (k == n->len - 2)
-                return (int)t;
-        }
-    }
-    return -1;
-}
-
-/* A function call, from its name (already consumed) and its opening parenthesis. */
-static uint32_t parse_call(struct jsli_parser *p, const struct jsli_token *name)
-{
-    int fn = jsli_lookup(p->src + name->pos, name->len, jsli_functions, JSLI_N_FUNCTIONS);
-    uint32_t args, call, depth;
-    size_t count;
-
-    if (fn < 0) {
-        jsli_fail(p, name->pos, "unknown function '%.*s'",
-                  (int)(name->len > 40 ? 40 : name->len), p->src + name->pos);
-        return 0;
-    }
-    advance(p);
-    args = parse_args(p, &count, &depth);
     if (p->failed)
         return 0;
-    switch (fn) {
-    case JSLI_FN_SOCKET: {
-        int type = 0;
+    if (root && p->tok.type != JSLI_TOK_END) {
+        if (p->tok.type == JSLI_TOK_RPAREN || p->tok.type == JSLI_TOK_RBRACK ||
+            p->tok.type == JSLI_TOK_RBRACE)
+            jsli_fail(p, p->tok.pos, "unmatched '%s'", jsli_tok_text[p->tok.type]);
+        else if (p->tok.type == JSLI_TOK_COMMA)
+            jsli_fail(p, p->tok.pos, "unexpected ',' outside a call or a list");
+        else
+            jsli_expected(p, "';' between expressions");
+        return 0;
+    }
+    if (!root && count == 0) {
+        jsli_expected(p, "a value");
+        return 0;
+    }
+    if (!root && count == 1)
+        return first;
+    if (first) {
+        glue = jsli_node_from(p, JSLI_KIND_GLUE, first);
+    } else {
+        struct jsli_loc nowhere = { 1, 1, 0 };
 
-        if (count > 1) {
-            jsli_fail(p, jsli_node_at(p, nth_arg(p, args, 1))->pos,
-                      "Socket() takes one argument, STREAM or DGRAM");
-            return 0;
-        }
-        if (count == 1) {
-            type = socket_type(p, args);
-            if (type < 0) {
-                jsli_fail(p, jsli_node_at(p, args)->pos, "Socket() takes STREAM or DGRAM");
-                return 0;
-            }
-        }
-        call = jsli_new_node(p, JSLI_KIND_SOCKET, name->pos, name->len);
-        if (call)
-            jsli_node_at(p, call)->extra = (uint32_t)type;
-        return call;
+        glue = jsli_new_node(p, JSLI_KIND_GLUE, nowhere);
     }
-    case JSLI_FN_CHARTOBLOB:
-    case JSLI_FN_BLOBTOCHAR:
-        if (count < 1 || count > 2) {
-            jsli_fail(p, count > 2 ? jsli_node_at(p, nth_arg(p, args, 2))->pos : name->pos,
-                      "%s takes one or two arguments", jsli_function_titles[fn]);
-            return 0;
-        }
-        break;
-    case JSLI_FN_SHOW:
-        if (count < 1) {
-            jsli_fail(p, name->pos, "Show() needs at least one argument");
-            return 0;
-        }
-        break;
-    default:
-        break;
-    }
-    call = jsli_new_node(p, JSLI_KIND_CALL, name->pos, name->len);
-    if (!call)
+    if (!glue || !jsli_finish(p, glue, jsli_list_height(p, first)))
         return 0;
-    jsli_node_at(p, call)->extra = (uint32_t)fn;
-    jsli_node_at(p, call)->b = args;
-    if (jsli_set_depth(p, call, depth) < 0)
-        return 0;
-    return call;
+    /* Up to the last expression: the `;` and comments after it are not part of it. */
+    jsli_node_at(p, glue)->end = last ? jsli_node_at(p, last)->end : 0;
+    jsli_node_at(p, glue)->a = first;
+    return glue;
 }
 
-/* A number, a string, a name, a call, or an expression in parentheses. */
+/* ---- Values ------------------------------------------------------------------------ */
+
+/*
+ * The items between an opening bracket (the current token) and its `closer`, separated
+ * by commas, each a sequence: a call's arguments, a list's items, a subscript's indices.
+ * Returns the first, or 0 for none (allowed when `empty_ok`) or on failure (check
+ * p->failed). `what` names what a comma follows, for the error.
+ */
+static uint32_t parse_items(struct jsli_parser *p, enum jsli_tok closer, int empty_ok,
+                            const char *what)
+{
+    struct jsli_loc open = p->tok_loc;
+    enum jsli_tok opener = p->tok.type;
+    uint32_t first = 0, last = 0;
+
+    jsli_advance(p);
+    if (empty_ok && p->tok.type == closer) {
+        jsli_advance(p);
+        return 0;
+    }
+    while (!p->failed) {
+        uint32_t item = parse_sequence(p, 0);
+
+        if (!item)
+            return 0;
+        append(p, &first, &last, item);
+        if (p->tok.type == JSLI_TOK_COMMA) {
+            jsli_advance(p);
+        } else if (p->tok.type == closer) {
+            jsli_advance(p);
+            return p->failed ? 0 : first;
+        } else {
+            not_closed(p, opener, open, closer, what);
+        }
+    }
+    return 0;
+}
+
+uint32_t jsli_parse_args(struct jsli_parser *p)
+{
+    return parse_items(p, JSLI_TOK_RPAREN, 1, "',' or ')' after an argument");
+}
+
+/* A name, or a call when an opening parenthesis follows it (white space between them is
+ * allowed, as JMP allows it: `Char To Blob (x)`). */
+static uint32_t parse_name(struct jsli_parser *p)
+{
+    uint32_t node = jsli_token_node(p, JSLI_KIND_NAME), args;
+
+    if (!node || p->tok.type != JSLI_TOK_LPAREN)
+        return node;
+    jsli_node_at(p, node)->kind = JSLI_KIND_CALL;
+    args = jsli_parse_args(p);
+    if (p->failed)
+        return 0;
+    jsli_node_at(p, node)->a = args;
+    return jsli_finish(p, node, jsli_list_height(p, args));
+}
+
+/* ( expressions ): the node of what is inside, widened to take in the parentheses, so
+ * that its text is what was written. */
+static uint32_t parse_parens(struct jsli_parser *p)
+{
+    struct jsli_loc open = p->tok_loc;
+    struct jsli_node *n;
+    uint32_t inner;
+
+    jsli_advance(p);
+    inner = parse_sequence(p, 0);
+    if (!inner)
+        return 0;
+    if (p->tok.type != JSLI_TOK_RPAREN) {
+        not_closed(p, JSLI_TOK_LPAREN, open, JSLI_TOK_RPAREN, "')'");
+        return 0;
+    }
+    jsli_advance(p);
+    n = jsli_node_at(p, inner);
+    n->line = open.line;
+    n->col = open.col;
+    n->start = open.cp;
+    n->end = p->prev_end_cp;
+    return p->failed ? 0 : inner;
+}
+
+/* { item, item, ... } */
+static uint32_t parse_list(struct jsli_parser *p)
+{
+    uint32_t list = jsli_new_node(p, JSLI_KIND_LIST, p->tok_loc);
+    uint32_t first = parse_items(p, JSLI_TOK_RBRACE, 1, "',' or '}' after a list item");
+
+    if (!list || p->failed)
+        return 0;
+    jsli_node_at(p, list)->a = first;
+    return jsli_finish(p, list, jsli_list_height(p, first));
+}
+
 static uint32_t parse_primary(struct jsli_parser *p)
 {
-    struct jsli_token t = p->tok;
-    uint32_t n;
-
-    switch (t.type) {
+    switch (p->tok.type) {
     case JSLI_TOK_NUMBER:
-        n = jsli_new_node(p, JSLI_KIND_NUMBER, t.pos, t.len);
-        advance(p);
-        return n;
-    case JSLI_TOK_MINUS:
-        advance(p);
-        if (p->tok.type != JSLI_TOK_NUMBER) {
-            expected(p, "a number after '-'");
-            return 0;
-        }
-        n = jsli_new_node(p, JSLI_KIND_NUMBER, p->tok.pos, p->tok.len);
-        if (n)
-            jsli_node_at(p, n)->extra = 1;
-        advance(p);
-        return n;
+        return jsli_token_node(p, JSLI_KIND_NUMBER);
+    case JSLI_TOK_MISSING:
+        return jsli_token_node(p, JSLI_KIND_MISSING);
     case JSLI_TOK_STRING:
-        n = jsli_new_node(p, JSLI_KIND_STRING, t.pos, t.len);
-        advance(p);
-        return n;
-    case JSLI_TOK_LPAREN:
-        advance(p);
-        n = parse_expr(p);
-        if (!n)
-            return 0;
-        if (p->tok.type != JSLI_TOK_RPAREN) {
-            expected(p, "')'");
-            return 0;
-        }
-        advance(p);
-        return n;
+        return jsli_token_node(p, JSLI_KIND_STRING);
     case JSLI_TOK_NAME:
-        advance(p);
-        if (p->tok.type == JSLI_TOK_LPAREN)
-            return parse_call(p, &t);
-        return jsli_new_node(p, JSLI_KIND_NAME, t.pos, t.len);
+    case JSLI_TOK_QNAME:
+        return parse_name(p);
+    case JSLI_TOK_LPAREN:
+        return parse_parens(p);
+    case JSLI_TOK_LBRACE:
+        return parse_list(p);
+    case JSLI_TOK_LBRACK:
+        jsli_fail(p, p->tok.pos, "matrix literals ([1 2 3]) are not supported");
+        return 0;
+    case JSLI_TOK_SEND:
+        jsli_fail(p, p->tok.pos, "'<<' needs an object on its left: x << message");
+        return 0;
     default:
-        expected(p, "a value");
+        jsli_expected(p, "a value");
         return 0;
     }
 }
 
-/* A value followed by any number of [index]. */
-static uint32_t parse_postfix(struct jsli_parser *p)
+/* A value's subscript: x[i], or x[i, j] with several indices. */
+static uint32_t parse_subscript(struct jsli_parser *p, uint32_t target)
 {
-    uint32_t target = parse_primary(p);
+    uint32_t index = jsli_node_from(p, JSLI_KIND_INDEX, target);
+    uint32_t first = parse_items(p, JSLI_TOK_RBRACK, 0, "',' or ']' after a subscript");
+    uint32_t height;
 
-    while (target && p->tok.type == JSLI_TOK_LBRACK) {
-        uint32_t index, target_depth, index_depth;
-        uint32_t n = jsli_new_node(p, JSLI_KIND_INDEX, p->tok.pos, 1);
-
-        advance(p);
-        if (!n || p->failed)
-            return 0;
-        index = parse_expr(p);
-        if (!index)
-            return 0;
-        if (p->tok.type != JSLI_TOK_RBRACK) {
-            expected(p, "']'");
-            return 0;
-        }
-        advance(p);
-        jsli_node_at(p, n)->a = target;
-        jsli_node_at(p, n)->b = index;
-        target_depth = jsli_node_at(p, target)->depth;
-        index_depth = jsli_node_at(p, index)->depth;
-        if (jsli_set_depth(p, n, target_depth > index_depth ? target_depth : index_depth) < 0)
-            return 0;
-        target = n;
-    }
-    return target;
-}
-
-/* target << message(args), any number of times. */
-static uint32_t parse_send(struct jsli_parser *p)
-{
-    uint32_t target = parse_postfix(p);
-
-    while (target && p->tok.type == JSLI_TOK_SEND) {
-        struct jsli_token op = p->tok;
-        uint32_t args, n, depth;
-        size_t count;
-        int cmd;
-
-        advance(p);
-        if (p->tok.type != JSLI_TOK_NAME) {
-            expected(p, "a socket command after '<<'");
-            return 0;
-        }
-        cmd = jsli_lookup(p->src + p->tok.pos, p->tok.len, jsli_commands, JSLI_N_COMMANDS);
-        if (cmd < 0) {
-            jsli_fail(p, p->tok.pos, "unknown socket command '%.*s'",
-                      (int)(p->tok.len > 40 ? 40 : p->tok.len), p->src + p->tok.pos);
-            return 0;
-        }
-        advance(p);
-        if (p->tok.type != JSLI_TOK_LPAREN) {
-            expected(p, "'(' after the command name");
-            return 0;
-        }
-        advance(p);
-        if (p->failed)
-            return 0;
-        args = parse_args(p, &count, &depth);
-        if (p->failed)
-            return 0;
-        n = jsli_new_node(p, JSLI_KIND_SEND, op.pos, op.len);
-        if (!n)
-            return 0;
-        jsli_node_at(p, n)->a = target;
-        jsli_node_at(p, n)->b = args;
-        jsli_node_at(p, n)->extra = (uint32_t)cmd;
-        if (jsli_node_at(p, target)->depth > depth)
-            depth = jsli_node_at(p, target)->depth;
-        if (jsli_set_depth(p, n, depth) < 0)
-            return 0;
-        target = n;
-    }
-    return target;
-}
-
-/* An expression: `name = expression`, or a send expression. */
-static uint32_t parse_expr(struct jsli_parser *p)
-{
-    uint32_t e = 0;
-
-    if (p->failed)
+    if (!index || p->failed)
         return 0;
-    if (++p->depth > JSL_MAX_DEPTH) {
-        jsli_fail(p, p->tok.pos, "nested too deeply (at most %d levels)", JSL_MAX_DEPTH);
-        goto out;
-    }
-    e = parse_send(p);
-    if (e && p->tok.type == JSLI_TOK_ASSIGN) {
-        uint32_t value, assign;
-
-        if (jsli_node_at(p, e)->kind != JSLI_KIND_NAME) {
-            jsli_fail(p, p->tok.pos, "only a name can be assigned to");
-            e = 0;
-            goto out;
-        }
-        assign = jsli_new_node(p, JSLI_KIND_ASSIGN, p->tok.pos, 1);
-        advance(p);
-        value = assign ? parse_expr(p) : 0;
-        if (!value) {
-            e = 0;
-            goto out;
-        }
-        jsli_node_at(p, assign)->a = e;
-        jsli_node_at(p, assign)->b = value;
-        e = jsli_set_depth(p, assign, jsli_node_at(p, value)->depth) < 0 ? 0 : assign;
-    }
-out:
-    p->depth--;
-    return p->failed ? 0 : e;
+    jsli_node_at(p, index)->a = target;
+    jsli_node_at(p, index)->b = first;
+    height = jsli_list_height(p, first);
+    if (jsli_node_at(p, target)->height > height)
+        height = jsli_node_at(p, target)->height;
+    return jsli_finish(p, index, height);
 }
 
-/* Statements separated by ';'; empty ones are skipped. Returns the first statement. */
-static uint32_t parse_program(struct jsli_parser *p)
+uint32_t jsli_parse_postfix(struct jsli_parser *p)
 {
-    uint32_t first = 0, last = 0;
+    uint32_t value = parse_primary(p), node;
 
-    p->tok = jsli_lex(p->src, p->len, 0);
-    if (p->tok.type == JSLI_TOK_ERROR)
-        jsli_fail_token(p, &p->tok);
-    while (!p->failed) {
-        size_t start;
-        uint32_t e, s;
-
-        while (p->tok.type == JSLI_TOK_SEMI)
-            advance(p);
-        if (p->failed || p->tok.type == JSLI_TOK_END)
-            break;
-        start = p->tok.pos;
-        e = parse_expr(p);
-        if (!e)
-            break;
-        if (p->tok.type != JSLI_TOK_SEMI && p->tok.type != JSLI_TOK_END) {
-            expected(p, "';' between statements");
-            break;
-        }
-        s = jsli_new_node(p, JSLI_KIND_STATEMENT, start, p->prev_end - start);
-        if (!s)
-            break;
-        jsli_node_at(p, s)->a = e;
-        if (last)
-            jsli_node_at(p, last)->next = s;
-        else
-            first = s;
-        last = s;
+    while (value && p->tok.type == JSLI_TOK_LBRACK)
+        value = parse_subscript(p, value);
+    if (!value || (p->tok.type != JSLI_TOK_INC && p->tok.type != JSLI_TOK_DEC))
+        return p->failed ? 0 : value;
+    if (!jsli_assignable(p, value)) {
+        jsli_fail(p, p->tok.pos, "only a name or a subscript can take '%s'",
+                  jsli_tok_text[p->tok.type]);
+        return 0;
     }
-    return p->failed ? 0 : first;
+    node = jsli_node_from(p, JSLI_KIND_INCDEC, value);
+    if (!node)
+        return 0;
+    jsli_node_at(p, node)->op = (uint8_t)p->tok.type;
+    jsli_node_at(p, node)->a = value;
+    jsli_advance(p);
+    return jsli_finish(p, node, jsli_node_at(p, value)->height);
 }
 
 /* ---- Entry points ------------------------------------------------------------------ */
@@ -386,14 +283,15 @@ size_t jsl_work_size(size_t len)
 {
     if (len > JSL_MAX_SOURCE)
         len = JSL_MAX_SOURCE;
-    return (2 * len + 2) * sizeof(struct jsli_node);
+    /* A node per token at most, plus the root glue node. */
+    return (len + 2) * sizeof(struct jsli_node);
 }
 
 long jsl_parse(const char *src, size_t len, void *work, size_t work_size, char *out,
                size_t out_cap, struct jsl_error *err)
 {
     struct jsli_parser p;
-    uint32_t first;
+    uint32_t root = 0;
     size_t bad, written;
 
     if (len > JSL_MAX_SOURCE)
@@ -405,27 +303,37 @@ long jsl_parse(const char *src, size_t len, void *work, size_t work_size, char *
     p.len = len;
     p.nodes = work;
     p.max_nodes = work_size / sizeof(struct jsli_node);
+    p.cursor.line = 1;
 
     bad = jsli_utf8_invalid_at((const unsigned char *)src, len);
     if (bad < len) {
         jsli_fail(&p, bad, "invalid UTF-8");
-        first = 0;
     } else {
-        first = parse_program(&p);
+        /* The first token, as jsli_advance reads the others. */
+        p.tok.end = 0;
+        jsli_advance(&p);
+        if (!p.failed)
+            root = parse_sequence(&p, 1);
     }
 
     if (p.failed) {
-        size_t column = jsli_column_of(src, 0, 1, p.err_pos);
+        struct jsli_cursor from_start = { 0, 0, 1, 0 };
+        struct jsli_loc loc = p.err_at_loc ? p.err_loc
+                                           : jsli_locate(&from_start, src, len, p.err_pos);
 
-        written = jsli_write_error(&p, column, out, out_cap);
+        written = jsli_write_error(&p, loc, out, out_cap);
         if (err) {
-            err->column = column;
+            err->line = loc.line;
+            err->column = loc.col;
+            err->offset = loc.cp;
             memcpy(err->message, p.message, sizeof err->message);
         }
     } else {
-        written = jsli_write_program(&p, first, out, out_cap);
+        written = jsli_write_tree(&p, root, out, out_cap);
         if (err) {
+            err->line = 0;
             err->column = 0;
+            err->offset = 0;
             err->message[0] = '\0';
         }
     }

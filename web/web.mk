@@ -15,7 +15,7 @@ WEB_ASSETS := index.html console.css console.js console_log.js console_panels.js
 WEB_OUT := $(WEB_ASSETS:%=$(BUILD)/web/%)
 WEB_WASM := $(BUILD)/web/sockgate_wasm.js
 WEB_WASM_BIN := $(BUILD)/web/sockgate_wasm.wasm
-WEB_WASM_SRC := web/jsl_lexer.c web/jsl_tree.c web/jsl_parser.c web/jsl_writer.c \
+WEB_WASM_SRC := $(wildcard web/jsl_*.c) \
 	engine/codec.c
 
 EMCC ?= emcc

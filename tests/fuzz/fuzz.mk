@@ -2,6 +2,7 @@
 #   make fuzz                 fuzz every harness for FUZZ_SECONDS (default 60) each
 #   make fuzz-<name>          fuzz one harness (make fuzz-codec FUZZ_SECONDS=300)
 #   make fuzz-regress         replay each harness's corpus and regressions once, no fuzzing
+# A harness with a tests/fuzz/<name>.dict fuzzes with that libFuzzer dictionary of tokens.
 # A harness fuzzes from a scratch copy of tests/fuzz/corpus/<name>/ under $(BUILD)/fuzz/,
 # so the repository is never modified; crashes land in $(BUILD)/fuzz/artifacts/<name>/.
 # Keep each crash input, once fixed, in tests/fuzz/regressions/<name>/ for fuzz-regress.
@@ -15,7 +16,8 @@ FUZZ_SRC_codec := engine/codec.c
 # args.c names commands through engine.c, which brings the rest of the engine with it.
 FUZZ_SRC_args := server/args.c $(wildcard engine/*.c)
 FUZZ_LDLIBS_args := -lcjson -lcares -lm
-FUZZ_SRC_jsl := web/jsl_lexer.c web/jsl_tree.c web/jsl_parser.c web/jsl_writer.c
+FUZZ_SRC_jsl := $(wildcard web/jsl_*.c)
+FUZZ_CFLAGS_jsl := -Itests/unit
 FUZZ_LDLIBS_jsl := -lcjson
 
 # ---- Rules -----------------------------------------------------------------------------
@@ -56,7 +58,9 @@ fuzz-$(1): $(FUZZ_DIR)/fuzz_$(1)
 	@if [ -d tests/fuzz/corpus/$(1) ]; then \
 		cp -R tests/fuzz/corpus/$(1)/. $(FUZZ_DIR)/corpus/$(1)/; fi
 	$(FUZZ_DIR)/fuzz_$(1) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-		-artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)/ $(FUZZ_FLAGS) $(FUZZ_DIR)/corpus/$(1)
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)/ \
+		$(if $(wildcard tests/fuzz/$(1).dict),-dict=tests/fuzz/$(1).dict) \
+		$(FUZZ_FLAGS) $(FUZZ_DIR)/corpus/$(1)
 endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_HARNESS,$(n))))
 
