@@ -59,7 +59,7 @@ struct eng_socket {
     struct eng_socket *hash_next;    /* bucket chain */
     struct eng_socket *all_prev, *all_next; /* creation order */
     struct eng_socket *kick_next;    /* kick list */
-    struct eng_socket *dead_next;    /* closed, waiting for eng_collect */
+    struct eng_socket *dead_next;    /* closed, freed before the loop next sleeps */
 };
 
 enum engi_phase {
@@ -107,6 +107,7 @@ struct eng {
     struct eng_socket *kick_head;    /* sockets whose queues must be run */
     struct eng_timer kick_timer;     /* runs the kick list on the next turn */
     struct eng_socket *dead;         /* closed sockets to free */
+    struct eng_hook collect_hook;    /* frees them before the loop sleeps */
     size_t nsockets;                 /* open sockets */
     size_t owner_sockets[ENG_MAX_OWNERS]; /* open sockets per owner */
     size_t nwaits;                   /* operations in progress */
@@ -179,7 +180,7 @@ struct eng_list *engi_send_answer(struct eng_op *op, int code, const char *detai
 /* Resolver (resolve.c). */
 struct engi_resolver *engi_resolver_new(struct eng *e);
 void engi_resolver_free(struct engi_resolver *r);
-/* Frees the watches of sockets c-ares has closed (see eng_collect). */
+/* Frees the watches of sockets c-ares has closed (engine.c's before-sleep hook). */
 void engi_resolver_collect(struct engi_resolver *r);
 /* Called when a lookup that did not finish at once has finished: 0 and op->addrs or
  * op->peer_name filled in, or a negative code. */

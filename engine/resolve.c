@@ -1,6 +1,7 @@
 /*
- * Name resolution that never blocks the loop: c-ares, with its sockets in the engine's
- * epoll set and its timeouts ticked by the server loop. Numeric addresses skip c-ares.
+ * Name resolution that never blocks the loop: c-ares, with its sockets as loop watches
+ * and its next timeout as a loop timer, both kept here, so no one else ticks it. Numeric
+ * addresses skip c-ares.
  * Every address a lookup returns is checked against the destination policy here, and the
  * caller connects to exactly these checked addresses: there is no second lookup, so no
  * DNS-rebinding window.
@@ -8,6 +9,7 @@
 #include <ares.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ struct engi_resolver {
     ares_channel channel;            /* the c-ares state */
     struct resolver_watch *watches;  /* sockets c-ares has open */
     struct resolver_watch *dead;     /* removed watches, freed in engi_resolver_collect */
+    struct eng_timer timer;          /* c-ares's next timeout while queries are pending */
 };
 
 struct engi_resolve {
@@ -39,12 +42,34 @@ struct engi_resolve {
     int code;                        /* that answer */
 };
 
+/* Arms the timer for c-ares's next deadline (a retry, a query's end), or stops it when
+ * nothing is pending. Called after every call into c-ares. */
+static void rearm_timer(struct engi_resolver *r)
+{
+    struct timeval tv;
+    if (!ares_timeout(r->channel, NULL, &tv)) {
+        eng_timer_stop(r->e->loop, &r->timer);
+        return;
+    }
+    uint64_t ms = (uint64_t)tv.tv_sec * 1000u + ((uint64_t)tv.tv_usec + 999u) / 1000u;
+    eng_timer_start(r->e->loop, &r->timer, eng_now_ms() + ms);
+}
+
+static void timer_due(struct eng_timer *t)
+{
+    struct engi_resolver *r = (struct engi_resolver *)((char *)t - offsetof(struct engi_resolver, timer));
+    ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    rearm_timer(r);
+}
+
 static void watch_ready(struct eng_watch *w, uint32_t events)
 {
     struct resolver_watch *rw = (struct resolver_watch *)w;
+    struct engi_resolver *r = rw->r;
     ares_socket_t rfd = (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? w->fd : ARES_SOCKET_BAD;
     ares_socket_t wfd = (events & EPOLLOUT) ? w->fd : ARES_SOCKET_BAD;
-    ares_process_fd(rw->r->channel, rfd, wfd);
+    ares_process_fd(r->channel, rfd, wfd);
+    rearm_timer(r);
 }
 
 /* c-ares says which sockets it wants watched; mirror that in the epoll set. */
@@ -72,7 +97,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
     if (!ev) {
         /* c-ares closes sockets from inside ares_process_fd (when its last query ends it
          * closes every server's), so an event for this watch may still be waiting in the
-         * loop's current batch: free it only at eng_collect. */
+         * loop's current batch: free it only before the loop next sleeps. */
         *pp = rw->next;
         rw->watch.events = 0;
         rw->next = r->dead;
@@ -97,6 +122,7 @@ struct engi_resolver *engi_resolver_new(struct eng *e)
     if (!r)
         return NULL;
     r->e = e;
+    eng_timer_init(&r->timer, timer_due);
     struct ares_options opts = {0};
     opts.sock_state_cb = sock_state;
     opts.sock_state_cb_data = r;
@@ -112,6 +138,7 @@ void engi_resolver_free(struct engi_resolver *r)
     if (!r)
         return;
     ares_destroy(r->channel);
+    eng_timer_stop(r->e->loop, &r->timer);
     while (r->watches) {
         struct resolver_watch *rw = r->watches;
         r->watches = rw->next;
@@ -121,19 +148,6 @@ void engi_resolver_free(struct engi_resolver *r)
     engi_resolver_collect(r);
     free(r);
     ares_library_cleanup();
-}
-
-int eng_resolver_timeout(struct eng *e)
-{
-    struct timeval tv;
-    if (!ares_timeout(e->resolver->channel, NULL, &tv))
-        return -1;
-    return (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-}
-
-void eng_resolver_tick(struct eng *e)
-{
-    ares_process_fd(e->resolver->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
 /* Adds one candidate address for op, converting IPv4 to v4-mapped for an IPv6 socket,
@@ -261,6 +275,7 @@ int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
     struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = op->sock->type};
     ares_getaddrinfo(q->r->channel, op->host, NULL, &hints, addrinfo_done, q);
     q->starting = false;
+    rearm_timer(q->r);
     if (q->finished) {
         int code = q->code;
         free(q);
@@ -311,6 +326,7 @@ int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolve
     socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     ares_getnameinfo(q->r->channel, sa, len, ARES_NI_LOOKUPHOST, nameinfo_done, q);
     q->starting = false;
+    rearm_timer(q->r);
     if (q->finished) {
         free(q);
         return 1;
