@@ -37,6 +37,8 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 INTEG_LIB_SRC := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
 INTEG_LIB_OBJ := $(INTEG_LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# SHIM_LIBS, the fault tests' LD_PRELOAD shims: named here, before the rules that need them.
+include tests/shim/shim.mk
 
 .PHONY: all deps run test test-native test-asan test-bins clean
 all: $(BUILD)/sockgate web
@@ -83,7 +85,7 @@ test:
 
 # The C tests (unit and integration) on the optimised build, then the console's node
 # and browser tests, then a replay of every fuzzing corpus and regression input.
-test-native: all $(UNIT_BIN) $(INTEG_BIN)
+test-native: all $(UNIT_BIN) $(INTEG_BIN) $(SHIM_LIBS)
 	@scripts/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
 	@tests/readme/walkthrough.sh $(BUILD)/sockgate
 	@$(MAKE) --no-print-directory web-test
@@ -94,7 +96,7 @@ test-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test-bins
 	@scripts/run-tests.sh build/asan $(UNIT_BIN:$(BUILD)/%=build/asan/%) $(INTEG_BIN:$(BUILD)/%=build/asan/%)
 
-test-bins: $(BUILD)/sockgate $(UNIT_BIN) $(INTEG_BIN)
+test-bins: $(BUILD)/sockgate $(UNIT_BIN) $(INTEG_BIN) $(SHIM_LIBS)
 
 clean:
 	rm -rf build

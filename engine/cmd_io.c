@@ -226,7 +226,10 @@ int engi_try_send(struct eng_op *op)
             int err = errno;
             if (err == EINTR)
                 continue;
-            if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
+            /* Only a full send buffer is worth waiting for: its EPOLLOUT comes once
+             * there is room. ENOBUFS (a full device queue) is answered, since a datagram
+             * socket polls writable all along and waiting for EPOLLOUT would spin. */
+            if (err == EAGAIN || err == EWOULDBLOCK)
                 return 0;
             engi_op_finish(op, engi_send_answer(op, -err, NULL));
             return 1;
