@@ -83,6 +83,7 @@ struct eng_list {
     struct eng_item items[ENG_LIST_MAX];
     /* Bookkeeping to give unread bytes back (eng_give_back). */
     uint64_t sock_num;          /* the socket the data came from; 0 for none */
+    uint64_t read_seq;          /* which of its reads: given-back data returns in this order */
     struct sockaddr_storage from; /* recvfrom: the sender */
     socklen_t fromlen;          /* 0 when unknown */
     bool last;                  /* the operation ends with this answer (no repeat) */

@@ -26,6 +26,7 @@ enum engi_state {
 /* Bytes read for an answer that could not be delivered, to be returned first. */
 struct engi_chunk {
     struct engi_chunk *next;         /* toward the newer chunks */
+    uint64_t seq;                    /* the read it came from (eng_list.read_seq) */
     size_t len, off;                 /* bytes held and bytes already returned */
     struct sockaddr_storage from;    /* datagram sender */
     socklen_t fromlen;               /* 0 when unknown */
@@ -52,7 +53,8 @@ struct eng_socket {
     struct eng_watch watch;          /* readiness of fd */
     struct engi_queue readq;         /* recv, recvfrom, accept in arrival order */
     struct engi_queue writeq;        /* connect, send, sendto in arrival order */
-    struct engi_chunk *pushback;     /* given-back bytes, oldest first */
+    struct engi_chunk *pushback;     /* given-back bytes, in read order */
+    uint64_t reads;                  /* reads from fd so far: numbers them for read order */
     size_t pushback_bytes;           /* their total */
     uint64_t bytes_in, bytes_out;    /* payload counters */
     int64_t created_ms, used_ms;     /* wall-clock ms since the epoch */
