@@ -212,8 +212,8 @@ int engi_try_send(struct eng_op *op)
         return 0;
     const struct sockaddr *dest = NULL;
     socklen_t destlen = 0;
-    if (op->cmd == ENG_CMD_SENDTO && op->host) {
-        if (op->naddrs == 0) {
+    if (op->cmd == ENG_CMD_SENDTO && op->dest) {
+        if (op->dest->naddrs == 0) {
             int r = engi_resolve(op, sendto_resolved);
             if (r == 0) {
                 op->phase = ENGI_PH_RESOLVING;
@@ -224,8 +224,8 @@ int engi_try_send(struct eng_op *op)
                 return 1;
             }
         }
-        dest = (const struct sockaddr *)&op->addrs[0];
-        destlen = engi_addr_len(&op->addrs[0]);
+        dest = (const struct sockaddr *)&op->dest->addrs[0];
+        destlen = engi_addr_len(&op->dest->addrs[0]);
     }
     /* A datagram goes whole or not at all; a stream takes what fits and waits for more. */
     for (;;) {

@@ -496,7 +496,7 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
         }
     }
     if (s->nonblocking && req->cmd != ENG_CMD_CONNECT) {
-        if (op->accepted_id[0])
+        if (op->accepted)
             /* An accept that took a connection and waits only on the peer's name answers
              * now, with the address: WOULDBLOCK would lose the connection. */
             *now = engi_accept_settle(op);

@@ -72,6 +72,21 @@ enum engi_phase {
 
 struct engi_resolve;
 
+/* Where a connect or sendto goes: the name as given and the addresses it resolved to.
+ * Only those commands have one, so that a waiting recv's record stays small. */
+struct engi_dest {
+    struct sockaddr_storage addrs[ENGI_MAX_ADDRS]; /* candidates, each checked by policy */
+    int naddrs, addr_index;          /* how many, and which one is tried */
+    uint16_t port;                   /* destination port */
+    char host[];                     /* the name, NUL-terminated */
+};
+
+/* A connection an accept has taken while its peer's name is looked up. */
+struct engi_accepted {
+    uint64_t num;                    /* the new socket, until the answer hands it over */
+    char peer_name[256];             /* the peer's name, or its numeric address */
+};
+
 struct eng_op {
     struct eng *e;                   /* owning engine */
     struct eng_socket *sock;         /* the socket it waits on */
@@ -91,12 +106,8 @@ struct eng_op {
     uint8_t *data;                   /* send: owned copy of the bytes */
     size_t data_len, data_off;       /* send: size and progress */
     struct engi_resolve *resolve;    /* name lookup in flight, or NULL */
-    struct sockaddr_storage addrs[ENGI_MAX_ADDRS]; /* connect/sendto candidates */
-    int naddrs, addr_index;          /* how many, and which one is tried */
-    char *host;                      /* connect/sendto: owned copy of the name, or NULL */
-    uint16_t port;                   /* connect/sendto: destination port */
-    char accepted_id[64];            /* accept: the new socket, until its answer is made */
-    char peer_name[256];             /* accept: the peer's name once looked up */
+    struct engi_dest *dest;          /* connect/sendto to a name: owned, else NULL */
+    struct engi_accepted *accepted;  /* accept waiting on a peer's name: owned, else NULL */
 };
 
 struct eng {
@@ -184,16 +195,17 @@ struct engi_resolver *engi_resolver_new(struct eng *e);
 void engi_resolver_free(struct engi_resolver *r);
 /* Frees the watches of sockets c-ares has closed (engine.c's before-sleep hook). */
 void engi_resolver_collect(struct engi_resolver *r);
-/* Called when a lookup that did not finish at once has finished: 0 and op->addrs or
- * op->peer_name filled in, or a negative code. */
+/* Called when a lookup that did not finish at once has finished: 0 and op->dest->addrs
+ * or op->accepted->peer_name filled in, or a negative code. */
 typedef void (*engi_resolved_fn)(struct eng_op *op, int code);
-/* Resolves op->host for a socket of op's family into op->addrs (port op->port) and
- * checks each address against the destination policy. Returns the number of addresses
- * when that was possible at once, a negative code on failure, or 0 when fn will be called
- * later (never from within this call); op->resolve is set meanwhile. */
+/* Resolves op->dest->host for a socket of op's family into op->dest->addrs (port
+ * op->dest->port) and checks each address against the destination policy. Returns the
+ * number of addresses when that was possible at once, a negative code on failure, or 0
+ * when fn will be called later (never from within this call); op->resolve is set
+ * meanwhile. */
 int engi_resolve(struct eng_op *op, engi_resolved_fn fn);
-/* Reverse lookup of a peer into op->peer_name (the numeric address when the name is not
- * known). Returns 1 when done at once, 0 when fn will be called later. */
+/* Reverse lookup of a peer into op->accepted->peer_name (the numeric address when the
+ * name is not known). Returns 1 when done at once, 0 when fn will be called later. */
 int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn);
 /* Detaches op from its lookup: fn will not be called. Accepts an op with none. */
 void engi_resolve_detach(struct eng_op *op);

@@ -54,13 +54,15 @@ struct eng_op *engi_op_new(struct eng_socket *s, const struct eng_request *req,
     }
     if ((req->cmd == ENG_CMD_CONNECT || (req->cmd == ENG_CMD_SENDTO && req->has_port)) &&
         req->host) {
-        op->host = strdup(req->host);
-        if (!op->host) {
+        size_t len = strlen(req->host);
+        op->dest = calloc(1, sizeof(*op->dest) + len + 1);
+        if (!op->dest) {
             free(op->data);
             free(op);
             return NULL;
         }
-        op->port = req->port;
+        memcpy(op->dest->host, req->host, len + 1);
+        op->dest->port = req->port;
     }
     s->e->nwaits++;
     return op;
@@ -90,16 +92,17 @@ void engi_op_free(struct eng_op *op)
     op_unlink(op);
     eng_timer_stop(op->e->loop, &op->timer);
     engi_resolve_detach(op);
-    if (op->accepted_id[0]) {
+    if (op->accepted) {
         /* A connection accepted for an answer that will never be made (cancelled, or its
          * listener closed while the peer's name was looked up): no one knows its id. */
-        struct eng_socket *ns = engi_socket_find(op->e, op->sock->owner, op->accepted_id);
+        struct eng_socket *ns = engi_socket_by_num(op->e, op->accepted->num);
         if (ns)
             engi_socket_close(ns, ENG_ECLOSED);
+        free(op->accepted);
     }
     op->e->nwaits--;
     free(op->data);
-    free(op->host);
+    free(op->dest);
     free(op);
 }
 
@@ -201,7 +204,7 @@ static void op_timed_out(struct eng_timer *t)
     struct eng_op *op = (struct eng_op *)((char *)t - offsetof(struct eng_op, timer));
     struct eng_socket *s = op->sock;
     struct eng_list *l;
-    if (op->phase == ENGI_PH_RESOLVING && op->accepted_id[0]) {
+    if (op->phase == ENGI_PH_RESOLVING && op->accepted) {
         /* The connection is accepted and only its peer's name is late: answer with the
          * address rather than drop a connection that arrived in time. */
         engi_op_finish(op, engi_accept_settle(op));

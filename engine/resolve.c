@@ -154,7 +154,8 @@ void engi_resolver_free(struct engi_resolver *r)
  * after the policy check. Returns 0, or ENG_EDENIED when policy refused it. */
 static int add_candidate(struct eng_op *op, const struct sockaddr *sa)
 {
-    if (op->naddrs >= ENGI_MAX_ADDRS)
+    struct engi_dest *d = op->dest;
+    if (d->naddrs >= ENGI_MAX_ADDRS)
         return 0;
     int family = op->sock->family;
     struct sockaddr_storage ss;
@@ -168,19 +169,19 @@ static int add_candidate(struct eng_op *op, const struct sockaddr *sa)
     } else {
         return 0;
     }
-    engi_addr_set_port(&ss, op->port);
+    engi_addr_set_port(&ss, d->port);
     int rc = eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)&ss);
     if (rc < 0)
         return rc;
-    op->addrs[op->naddrs++] = ss;
+    d->addrs[d->naddrs++] = ss;
     return 0;
 }
 
-/* Fills op->addrs from a lookup result: same-family addresses first. */
+/* Fills op->dest->addrs from a lookup result: same-family addresses first. */
 static int take_addresses(struct eng_op *op, const struct ares_addrinfo *res)
 {
-    op->naddrs = 0;
-    op->addr_index = 0;
+    op->dest->naddrs = 0;
+    op->dest->addr_index = 0;
     int denied = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (const struct ares_addrinfo_node *n = res ? res->nodes : NULL; n; n = n->ai_next) {
@@ -190,8 +191,8 @@ static int take_addresses(struct eng_op *op, const struct ares_addrinfo *res)
                 denied++;
         }
     }
-    if (op->naddrs > 0)
-        return op->naddrs;
+    if (op->dest->naddrs > 0)
+        return op->dest->naddrs;
     return denied ? ENG_EDENIED : ENG_EHOSTNOTFOUND;
 }
 
@@ -233,37 +234,39 @@ static bool is_localhost_name(const char *host)
 static int take_localhost(struct eng_op *op)
 {
     struct sockaddr_storage ss;
-    op->naddrs = 0;
+    struct engi_dest *d = op->dest;
+    d->naddrs = 0;
     const char *order[2] = {"::1", "127.0.0.1"};
     for (int i = op->sock->family == AF_INET6 ? 0 : 1; i < 2; i++) {
-        engi_addr_literal(order[i], op->sock->family, op->port, &ss);
+        engi_addr_literal(order[i], op->sock->family, d->port, &ss);
         if (eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)&ss) == 0)
-            op->addrs[op->naddrs++] = ss;
+            d->addrs[d->naddrs++] = ss;
     }
-    return op->naddrs ? op->naddrs : ENG_EDENIED;
+    return d->naddrs ? d->naddrs : ENG_EDENIED;
 }
 
 int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
 {
     struct sockaddr_storage lit;
-    op->naddrs = 0;
-    op->addr_index = 0;
-    if (engi_addr_literal(op->host, AF_INET6, 0, &lit) == 0 ||
-        engi_addr_literal(op->host, AF_INET, 0, &lit) == 0) {
+    struct engi_dest *d = op->dest;
+    d->naddrs = 0;
+    d->addr_index = 0;
+    if (engi_addr_literal(d->host, AF_INET6, 0, &lit) == 0 ||
+        engi_addr_literal(d->host, AF_INET, 0, &lit) == 0) {
         /* A literal needs no lookup; parse it for the socket's own family. */
-        int rc = engi_addr_literal(op->host, op->sock->family, op->port, &lit);
+        int rc = engi_addr_literal(d->host, op->sock->family, d->port, &lit);
         if (rc < 0)
             return rc;
         rc = eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)&lit);
         if (rc < 0)
             return rc;
-        op->addrs[0] = lit;
-        op->naddrs = 1;
+        d->addrs[0] = lit;
+        d->naddrs = 1;
         return 1;
     }
-    if (op->host[0] == '\0')
+    if (d->host[0] == '\0')
         return ENG_EHOSTNOTFOUND;
-    if (is_localhost_name(op->host))
+    if (is_localhost_name(d->host))
         return take_localhost(op);
     struct engi_resolve *q = calloc(1, sizeof(*q));
     if (!q)
@@ -273,7 +276,7 @@ int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
     q->fn = fn;
     q->starting = true;
     struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = op->sock->type};
-    ares_getaddrinfo(q->r->channel, op->host, NULL, &hints, addrinfo_done, q);
+    ares_getaddrinfo(q->r->channel, d->host, NULL, &hints, addrinfo_done, q);
     q->starting = false;
     rearm_timer(q->r);
     if (q->finished) {
@@ -292,7 +295,7 @@ static void nameinfo_done(void *arg, int status, int timeouts, char *node, char 
     struct engi_resolve *q = arg;
     struct eng_op *op = q->op;
     if (op && status == ARES_SUCCESS && node)
-        snprintf(op->peer_name, sizeof(op->peer_name), "%s", node);
+        snprintf(op->accepted->peer_name, sizeof(op->accepted->peer_name), "%s", node);
     if (q->starting) {
         q->finished = true;
         return;
@@ -308,12 +311,14 @@ static void nameinfo_done(void *arg, int status, int timeouts, char *node, char 
 int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn)
 {
     char port[8];
+    char *name = op->accepted->peer_name;
+    size_t size = sizeof(op->accepted->peer_name);
     /* The numeric form stays when the lookup finds nothing. */
-    if (engi_addr_format(sa, op->peer_name, sizeof(op->peer_name), port, sizeof(port)) < 0)
-        op->peer_name[0] = '\0';
+    if (engi_addr_format(sa, name, size, port, sizeof(port)) < 0)
+        name[0] = '\0';
     if (engi_addr_is_loopback(sa)) {
         /* This machine's own name needs no lookup, and sends no query. */
-        snprintf(op->peer_name, sizeof(op->peer_name), "localhost");
+        snprintf(name, size, "localhost");
         return 1;
     }
     struct engi_resolve *q = calloc(1, sizeof(*q));
