@@ -245,19 +245,25 @@ int engi_op_try(struct eng_op *op)
     }
 }
 
-/* Runs the head of a queue while it finishes. A repeating operation that delivered stays
- * the head, so it is tried until it has to wait. */
-static void queue_run(struct engi_queue *q)
+/* Runs the head of a queue while it finishes and the turn's budget lasts. A repeating
+ * operation that delivered stays the head, so it is tried until it has to wait. Returns
+ * true when the budget ran out with work perhaps left. */
+static bool queue_run(struct engi_queue *q, unsigned *budget, uint64_t bytes_limit)
 {
     while (q->head) {
         struct eng_op *head = q->head;
+        struct eng_socket *s = head->sock;
         if (head->phase != ENGI_PH_READY && head->phase != ENGI_PH_CONNECTING)
-            return; /* waiting on a lookup, not on the socket */
+            return false; /* waiting on a lookup, not on the socket */
+        if (*budget == 0 || s->bytes_in + s->bytes_out >= bytes_limit)
+            return true;
         if (!engi_op_try(head))
-            return;
+            return false;
+        (*budget)--;
         if (q->head == head && head->sock->state == ENGI_CLOSED)
-            return;
+            return false;
     }
+    return false;
 }
 
 void engi_socket_update_watch(struct eng_socket *s)
@@ -275,9 +281,18 @@ void engi_socket_update_watch(struct eng_socket *s)
 
 void engi_socket_run(struct eng_socket *s)
 {
-    queue_run(&s->writeq);
+    /* A socket's turn ends after a budget of finished operations or bytes moved, as
+     * libuv's reads and redis's writes per event do: a fast peer feeding a repeating
+     * recv would otherwise hold the loop for as long as it sends. What is left waits for
+     * the next turn: the kernel's bytes are still readable (epoll is level-triggered and
+     * says so again); given-back bytes signal nothing, so the socket is kicked for them. */
+    unsigned budget = ENGI_TURN_OPS;
+    uint64_t bytes_limit = s->bytes_in + s->bytes_out + ENGI_TURN_BYTES;
+    bool more = queue_run(&s->writeq, &budget, bytes_limit);
     if (s->state != ENGI_CLOSED)
-        queue_run(&s->readq);
+        more |= queue_run(&s->readq, &budget, bytes_limit);
+    if (more && s->state != ENGI_CLOSED && s->pushback)
+        engi_kick(s);
     engi_socket_update_watch(s);
 }
 

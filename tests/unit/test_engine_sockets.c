@@ -166,10 +166,86 @@ static void test_given_back_bytes_return_in_read_order(void **state)
     check_give_back_order(false);
 }
 
+/* The deliveries of background recvs on several sockets, in the order they came. */
+struct interleaving {
+    char order[65536];               /* 'a' or 'b' per delivery */
+    size_t n;
+};
+
+struct delivery_log {
+    struct interleaving *log;
+    char tag;
+};
+
+static void log_delivery(void *ctx, struct eng_list *list)
+{
+    struct delivery_log *d = ctx;
+    if (list && list->err == 0 && d->log->n < sizeof(d->log->order))
+        d->log->order[d->log->n++] = d->tag;
+    eng_list_free(list);
+}
+
+/* Fills a peer's socket buffers, as a peer faster than the gateway does. */
+static size_t flood(int fd)
+{
+    static const char chunk[4096] = {0};
+    size_t sent = 0;
+    for (;;) {
+        ssize_t w = send(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+        if (w <= 0)
+            return sent;
+        sent += (size_t)w;
+    }
+}
+
+/* Two sockets whose peers flood them, each with a repeating background recv of one byte:
+ * one socket's turn must end after a bounded number of deliveries, so that the other
+ * (and the HTTP side, and every other socket) gets its turn while data still flows.
+ * Before the turn budget, the first socket ready delivered all it held, byte by byte,
+ * before the second delivered anything. */
+static void test_one_busy_socket_cannot_starve_another(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g);
+    char ida[64], idb[64];
+    int pa = connected(&g, ida), pb = connected(&g, idb);
+    static struct interleaving log;
+    log.n = 0;
+    struct delivery_log da = {&log, 'a'}, db = {&log, 'b'};
+    struct eng_request req = {.cmd = ENG_CMD_RECV, .n = 1, .timeout = -1, .background = true,
+                              .repeat = true};
+    struct eng_list *now;
+    struct eng_op *op;
+    assert_int_equal(eng_exec(g.e, 0, ida, &req, log_delivery, &da, &now, &op), 0);
+    eng_list_free(now);
+    assert_int_equal(eng_exec(g.e, 0, idb, &req, log_delivery, &db, &now, &op), 0);
+    eng_list_free(now);
+    size_t held = flood(pa);
+    assert_true(flood(pb) > 0);
+    assert_true(held > 10000);
+    for (int i = 0; i < 10000 && log.n < sizeof(log.order); i++)
+        rig_turn(&g, 10);
+    /* The longest run of deliveries from one socket while both had data waiting. */
+    size_t longest = 0, run = 0;
+    for (size_t i = 0; i < log.n; i++) {
+        run = i > 0 && log.order[i] == log.order[i - 1] ? run + 1 : 1;
+        if (run > longest)
+            longest = run;
+    }
+    if (longest > 256)
+        fail_msg("one socket delivered %zu times in a row of %zu deliveries while the other "
+                 "had data too; a turn should end after a bounded few", longest, log.n);
+    close(pa);
+    close(pb);
+    rig_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_given_back_bytes_return_in_read_order),
+        cmocka_unit_test(test_one_busy_socket_cannot_starve_another),
     };
     return cmocka_run_group_tests_name("engine_sockets", tests, NULL, NULL);
 }
