@@ -70,7 +70,7 @@ $(BUILD)/tests/%: tests/integration/%.c $(INTEG_LIB_OBJ) $(BUILD)/libserver.a $(
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/integration $(LDFLAGS_SAN) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_SERVER) $(LDLIBS_TEST)
 
 deps:
-	@scripts/ensure-deps.sh build test wasm browser
+	@scripts/ensure-deps.sh build test wasm browser api
 
 run:
 	@scripts/ensure-deps.sh build wasm
@@ -79,7 +79,7 @@ run:
 
 # Every test, first on the optimised build and then on the sanitizer build.
 test:
-	@scripts/ensure-deps.sh build test wasm browser
+	@scripts/ensure-deps.sh build test wasm browser api
 	@$(MAKE) --no-print-directory test-native
 	@$(MAKE) --no-print-directory test-asan
 
@@ -89,6 +89,7 @@ test-native: all $(UNIT_BIN) $(INTEG_BIN) $(SHIM_LIBS)
 	@scripts/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
 	@tests/readme/walkthrough.sh $(BUILD)/sockgate
 	@$(MAKE) --no-print-directory web-test
+	@$(MAKE) --no-print-directory api-test
 	@$(MAKE) --no-print-directory fuzz-regress
 
 # The same C tests on a build with AddressSanitizer and UBSan, server included.
@@ -105,6 +106,7 @@ clean:
 -include web/web.mk
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include tests/api/api.mk
 -include docker.mk
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
