@@ -37,6 +37,8 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 INTEG_LIB_SRC := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
 INTEG_LIB_OBJ := $(INTEG_LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# SHIM_LIBS, the fault tests' LD_PRELOAD shims: named here, before the rules that need them.
+include tests/shim/shim.mk
 
 .PHONY: all deps run test test-native test-asan test-bins clean
 all: $(BUILD)/sockgate web
@@ -68,7 +70,7 @@ $(BUILD)/tests/%: tests/integration/%.c $(INTEG_LIB_OBJ) $(BUILD)/libserver.a $(
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/integration $(LDFLAGS_SAN) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_SERVER) $(LDLIBS_TEST)
 
 deps:
-	@scripts/ensure-deps.sh build test wasm browser
+	@scripts/ensure-deps.sh build test wasm browser api
 
 run:
 	@scripts/ensure-deps.sh build wasm
@@ -77,16 +79,17 @@ run:
 
 # Every test, first on the optimised build and then on the sanitizer build.
 test:
-	@scripts/ensure-deps.sh build test wasm browser
+	@scripts/ensure-deps.sh build test wasm browser api
 	@$(MAKE) --no-print-directory test-native
 	@$(MAKE) --no-print-directory test-asan
 
 # The C tests (unit and integration) on the optimised build, then the console's node
 # and browser tests, then a replay of every fuzzing corpus and regression input.
-test-native: all $(UNIT_BIN) $(INTEG_BIN)
+test-native: all $(UNIT_BIN) $(INTEG_BIN) $(SHIM_LIBS)
 	@scripts/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
 	@tests/readme/walkthrough.sh $(BUILD)/sockgate
 	@$(MAKE) --no-print-directory web-test
+	@$(MAKE) --no-print-directory api-test
 	@$(MAKE) --no-print-directory fuzz-regress
 
 # The same C tests on a build with AddressSanitizer and UBSan, server included.
@@ -94,7 +97,7 @@ test-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test-bins
 	@scripts/run-tests.sh build/asan $(UNIT_BIN:$(BUILD)/%=build/asan/%) $(INTEG_BIN:$(BUILD)/%=build/asan/%)
 
-test-bins: $(BUILD)/sockgate $(UNIT_BIN) $(INTEG_BIN)
+test-bins: $(BUILD)/sockgate $(UNIT_BIN) $(INTEG_BIN) $(SHIM_LIBS)
 
 clean:
 	rm -rf build
@@ -103,6 +106,7 @@ clean:
 -include web/web.mk
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include tests/api/api.mk
 -include docker.mk
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

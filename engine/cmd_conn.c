@@ -141,9 +141,11 @@ struct eng_list *engi_accept_settle(struct eng_op *op)
 {
     engi_resolve_detach(op);
     op->phase = ENGI_PH_READY;
-    struct eng_list *l = accept_answer(op, op->peer_name, op->accepted_id);
+    struct eng_socket *ns = engi_socket_by_num(op->e, op->accepted->num);
+    struct eng_list *l = accept_answer(op, op->accepted->peer_name, ns ? ns->id : "");
     /* Handed over (or lost with the answer): no longer the operation's to close. */
-    op->accepted_id[0] = '\0';
+    free(op->accepted);
+    op->accepted = NULL;
     return l;
 }
 
@@ -200,7 +202,13 @@ int engi_try_accept(struct eng_op *op)
         engi_op_finish(op, accept_answer(op, "", ns->id));
         return 1;
     }
-    snprintf(op->accepted_id, sizeof(op->accepted_id), "%s", ns->id);
+    op->accepted = malloc(sizeof(*op->accepted));
+    if (!op->accepted) {
+        engi_socket_close(ns, ENG_ECLOSED);
+        engi_op_finish(op, engi_list_err(op->cmd, -ENOMEM, NULL));
+        return 1;
+    }
+    op->accepted->num = ns->num;
     if (engi_resolve_name(op, (struct sockaddr *)&peer, accept_named)) {
         engi_op_finish(op, engi_accept_settle(op));
         return 1;
@@ -254,8 +262,9 @@ void engi_connect_abort(struct eng_op *op)
 static int connect_next(struct eng_op *op, int last_err)
 {
     struct eng_socket *s = op->sock;
-    while (op->addr_index < op->naddrs) {
-        struct sockaddr_storage *ss = &op->addrs[op->addr_index];
+    struct engi_dest *d = op->dest;
+    while (d && d->addr_index < d->naddrs) {
+        struct sockaddr_storage *ss = &d->addrs[d->addr_index];
         if (connect(s->fd, (struct sockaddr *)ss, engi_addr_len(ss)) == 0) {
             s->state = ENGI_CONNECTED;
             engi_op_finish(op, engi_list_new(ENG_CMD_CONNECT));
@@ -270,7 +279,7 @@ static int connect_next(struct eng_op *op, int last_err)
         if (last_err == -EISCONN || last_err == -EALREADY)
             break;
         connect_reset(s);
-        op->addr_index++;
+        d->addr_index++;
     }
     if (s->state == ENGI_CONNECTING)
         s->state = unconnected_state(s);
@@ -306,13 +315,13 @@ int engi_try_connect(struct eng_op *op)
         }
         op->phase = ENGI_PH_READY;
         connect_reset(s);
-        op->addr_index++;
+        op->dest->addr_index++;
         return connect_next(op, -err);
     }
-    if (op->naddrs > 0)
-        return connect_next(op, ENG_EHOSTNOTFOUND); /* resolved while it waited */
-    if (!op->host)
+    if (!op->dest)
         return connect_next(op, ENG_EINVAL);
+    if (op->dest->naddrs > 0)
+        return connect_next(op, ENG_EHOSTNOTFOUND); /* resolved while it waited */
     int r = engi_resolve(op, connect_resolved);
     if (r == 0) {
         op->phase = ENGI_PH_RESOLVING;
@@ -321,7 +330,8 @@ int engi_try_connect(struct eng_op *op)
     if (r < 0) {
         engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, r,
                                          r == ENG_EDENIED ? "%.64s is refused by policy"
-                                                          : "%.64s did not resolve", op->host));
+                                                          : "%.64s did not resolve",
+                                         op->dest->host));
         return 1;
     }
     return connect_next(op, ENG_EHOSTNOTFOUND);

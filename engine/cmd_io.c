@@ -21,8 +21,9 @@ static void list_add_from(struct eng_list *l, const struct sockaddr_storage *fro
     engi_list_add_str(l, port);
 }
 
-/* The answer of a receive that got `len` bytes (ownership of `buf` passes to the list). */
-static struct eng_list *recv_answer(struct eng_op *op, char *buf, size_t len,
+/* The answer of a receive that got `len` bytes from read number `seq` on (ownership of
+ * `buf` passes to the list). */
+static struct eng_list *recv_answer(struct eng_op *op, char *buf, size_t len, uint64_t seq,
                                     const struct sockaddr_storage *from, socklen_t fromlen)
 {
     struct eng_list *l = engi_list_new(op->cmd);
@@ -32,6 +33,7 @@ static struct eng_list *recv_answer(struct eng_op *op, char *buf, size_t len,
     }
     engi_list_add_owned(l, buf, len, true);
     l->sock_num = op->sock->num;
+    l->read_seq = seq;
     if (fromlen > 0) {
         memcpy(&l->from, from, fromlen);
         l->fromlen = fromlen;
@@ -57,6 +59,7 @@ static struct eng_list *recv_from_pushback(struct eng_op *op)
         return NULL;
     struct sockaddr_storage from = first->from;
     socklen_t fromlen = first->fromlen;
+    uint64_t seq = first->seq;
     size_t got = 0;
     while (got < want) {
         struct engi_chunk *c = s->pushback;
@@ -79,7 +82,7 @@ static struct eng_list *recv_from_pushback(struct eng_op *op)
         if (getpeername(s->fd, (struct sockaddr *)&from, &fromlen) < 0)
             fromlen = 0;
     }
-    return recv_answer(op, buf, got, &from, fromlen);
+    return recv_answer(op, buf, got, seq, &from, fromlen);
 }
 
 int engi_try_recv(struct eng_op *op)
@@ -145,7 +148,7 @@ int engi_try_recv(struct eng_op *op)
     }
     s->bytes_in += (uint64_t)r;
     s->e->bytes_in += (uint64_t)r;
-    engi_op_finish(op, recv_answer(op, owned, (size_t)r, &from, fromlen));
+    engi_op_finish(op, recv_answer(op, owned, (size_t)r, ++s->reads, &from, fromlen));
     return 1;
 }
 
@@ -164,11 +167,17 @@ void eng_give_back(struct eng *e, struct eng_list *list)
             memcpy(c->data, data->bytes, data->len);
             c->len = data->len;
             c->off = 0;
+            c->seq = list->read_seq;
             c->from = list->from;
             c->fromlen = list->fromlen;
-            /* Given back bytes came before anything still held: they go first. */
-            c->next = s->pushback;
-            s->pushback = c;
+            /* Answers may fail in any order: each goes back before the bytes of later
+             * reads, and before the rest of its own read (an equal number), which it
+             * preceded. */
+            struct engi_chunk **pp = &s->pushback;
+            while (*pp && (*pp)->seq < c->seq)
+                pp = &(*pp)->next;
+            c->next = *pp;
+            *pp = c;
             s->pushback_bytes += c->len;
             engi_kick(s);
         }
@@ -203,8 +212,8 @@ int engi_try_send(struct eng_op *op)
         return 0;
     const struct sockaddr *dest = NULL;
     socklen_t destlen = 0;
-    if (op->cmd == ENG_CMD_SENDTO && op->host) {
-        if (op->naddrs == 0) {
+    if (op->cmd == ENG_CMD_SENDTO && op->dest) {
+        if (op->dest->naddrs == 0) {
             int r = engi_resolve(op, sendto_resolved);
             if (r == 0) {
                 op->phase = ENGI_PH_RESOLVING;
@@ -215,8 +224,8 @@ int engi_try_send(struct eng_op *op)
                 return 1;
             }
         }
-        dest = (const struct sockaddr *)&op->addrs[0];
-        destlen = engi_addr_len(&op->addrs[0]);
+        dest = (const struct sockaddr *)&op->dest->addrs[0];
+        destlen = engi_addr_len(&op->dest->addrs[0]);
     }
     /* A datagram goes whole or not at all; a stream takes what fits and waits for more. */
     for (;;) {
@@ -226,7 +235,10 @@ int engi_try_send(struct eng_op *op)
             int err = errno;
             if (err == EINTR)
                 continue;
-            if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
+            /* Only a full send buffer is worth waiting for: its EPOLLOUT comes once
+             * there is room. ENOBUFS (a full device queue) is answered, since a datagram
+             * socket polls writable all along and waiting for EPOLLOUT would spin. */
+            if (err == EAGAIN || err == EWOULDBLOCK)
                 return 0;
             engi_op_finish(op, engi_send_answer(op, -err, NULL));
             return 1;

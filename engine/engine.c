@@ -1,7 +1,8 @@
 /*
  * The engine object: the socket table (ids, owners, creation order), socket creation and
  * closing, and eng_exec, which sends each command to its implementation. Closed sockets
- * are freed in eng_collect, never inside a callback that may still hold them.
+ * are freed by a before-sleep hook of the loop, never inside a callback that may still
+ * hold them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,9 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+
+static void collect_dead(struct eng *e);
+static void collect_before_sleep(struct eng_hook *h);
 
 static const char *const cmd_names[ENG_CMD_COUNT] = {
     [ENG_CMD_BIND] = "bind",           [ENG_CMD_LISTEN] = "listen",
@@ -95,6 +99,7 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg)
     e->cfg.node = e->node;
     e->next_num = 1;
     eng_timer_init(&e->kick_timer, kick_run);
+    eng_hook_init(&e->collect_hook, collect_before_sleep);
     e->buckets = calloc(ENGI_HASH_BUCKETS, sizeof(*e->buckets));
     e->resolver = engi_resolver_new(e);
     if (!e->buckets || !e->resolver) {
@@ -103,6 +108,7 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg)
         free(e);
         return NULL;
     }
+    eng_loop_add_before_sleep(loop, &e->collect_hook);
     return e;
 }
 
@@ -117,7 +123,8 @@ void eng_free(struct eng *e)
     if (!e)
         return;
     eng_close_all(e, ENG_ECLOSED);
-    eng_collect(e);
+    collect_dead(e);
+    eng_loop_remove_before_sleep(e->loop, &e->collect_hook);
     eng_timer_stop(e->loop, &e->kick_timer);
     engi_resolver_free(e->resolver);
     free(e->buckets);
@@ -258,7 +265,8 @@ void engi_socket_close(struct eng_socket *s, int code)
     s->e->dead = s;
 }
 
-void eng_collect(struct eng *e)
+/* Frees the sockets closed since the last turn, and the resolver's dead watches. */
+static void collect_dead(struct eng *e)
 {
     while (e->dead) {
         struct eng_socket *s = e->dead;
@@ -271,6 +279,11 @@ void eng_collect(struct eng *e)
         free(s);
     }
     engi_resolver_collect(e->resolver);
+}
+
+static void collect_before_sleep(struct eng_hook *h)
+{
+    collect_dead((struct eng *)((char *)h - offsetof(struct eng, collect_hook)));
 }
 
 struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family)
@@ -483,7 +496,7 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
         }
     }
     if (s->nonblocking && req->cmd != ENG_CMD_CONNECT) {
-        if (op->accepted_id[0])
+        if (op->accepted)
             /* An accept that took a connection and waits only on the peer's name answers
              * now, with the address: WOULDBLOCK would lose the connection. */
             *now = engi_accept_settle(op);

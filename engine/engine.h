@@ -83,6 +83,7 @@ struct eng_list {
     struct eng_item items[ENG_LIST_MAX];
     /* Bookkeeping to give unread bytes back (eng_give_back). */
     uint64_t sock_num;          /* the socket the data came from; 0 for none */
+    uint64_t read_seq;          /* which of its reads: given-back data returns in this order */
     struct sockaddr_storage from; /* recvfrom: the sender */
     socklen_t fromlen;          /* 0 when unknown */
     bool last;                  /* the operation ends with this answer (no repeat) */
@@ -104,21 +105,15 @@ struct eng_config {
     const struct eng_policy *policy; /* destination check for connect/sendto; NULL: all */
 };
 
-/* Creates an engine on `loop`. NULL on failure. */
+/* Creates an engine on `loop`. It plugs in by itself: its sockets and the resolver's are
+ * watches, their deadlines timers, and what closing leaves behind is freed by a
+ * before-sleep hook, where no engine callback is on the stack. NULL on failure. */
 struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg);
 /* Closes every socket (answering their waits CLOSED) and frees the engine. Accepts NULL. */
 void eng_free(struct eng *e);
 
-/* Frees what closing left behind. Call after each eng_loop_run_once, at a point where no
- * engine callback is on the stack. */
-void eng_collect(struct eng *e);
-
 /* Wall-clock milliseconds since the epoch, the clock of last-used times. */
 int64_t eng_wall_ms(void);
-
-/* Milliseconds until the resolver next needs eng_resolver_tick, or -1. */
-int eng_resolver_timeout(struct eng *e);
-void eng_resolver_tick(struct eng *e);
 
 /* Creates a socket for `owner` (an opaque credential number). type is SOCK_STREAM or
  * SOCK_DGRAM, family AF_INET or AF_INET6. Returns the answer list ["socket","ok",id] or

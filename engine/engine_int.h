@@ -13,6 +13,8 @@
 #define ENGI_HASH_BUCKETS 65536u      /* socket table buckets (power of two) */
 #define ENGI_SCRATCH_SIZE 65536u      /* recv scratch for small reads */
 #define ENGI_MAX_ADDRS 16             /* resolved addresses tried by connect */
+#define ENGI_TURN_OPS 32              /* operations a socket finishes per loop turn... */
+#define ENGI_TURN_BYTES (256u << 10)  /* ...or bytes it moves, whichever comes first */
 
 enum engi_state {
     ENGI_NEW,
@@ -26,6 +28,7 @@ enum engi_state {
 /* Bytes read for an answer that could not be delivered, to be returned first. */
 struct engi_chunk {
     struct engi_chunk *next;         /* toward the newer chunks */
+    uint64_t seq;                    /* the read it came from (eng_list.read_seq) */
     size_t len, off;                 /* bytes held and bytes already returned */
     struct sockaddr_storage from;    /* datagram sender */
     socklen_t fromlen;               /* 0 when unknown */
@@ -52,14 +55,15 @@ struct eng_socket {
     struct eng_watch watch;          /* readiness of fd */
     struct engi_queue readq;         /* recv, recvfrom, accept in arrival order */
     struct engi_queue writeq;        /* connect, send, sendto in arrival order */
-    struct engi_chunk *pushback;     /* given-back bytes, oldest first */
+    struct engi_chunk *pushback;     /* given-back bytes, in read order */
+    uint64_t reads;                  /* reads from fd so far: numbers them for read order */
     size_t pushback_bytes;           /* their total */
     uint64_t bytes_in, bytes_out;    /* payload counters */
     int64_t created_ms, used_ms;     /* wall-clock ms since the epoch */
     struct eng_socket *hash_next;    /* bucket chain */
     struct eng_socket *all_prev, *all_next; /* creation order */
     struct eng_socket *kick_next;    /* kick list */
-    struct eng_socket *dead_next;    /* closed, waiting for eng_collect */
+    struct eng_socket *dead_next;    /* closed, freed before the loop next sleeps */
 };
 
 enum engi_phase {
@@ -69,6 +73,21 @@ enum engi_phase {
 };
 
 struct engi_resolve;
+
+/* Where a connect or sendto goes: the name as given and the addresses it resolved to.
+ * Only those commands have one, so that a waiting recv's record stays small. */
+struct engi_dest {
+    struct sockaddr_storage addrs[ENGI_MAX_ADDRS]; /* candidates, each checked by policy */
+    int naddrs, addr_index;          /* how many, and which one is tried */
+    uint16_t port;                   /* destination port */
+    char host[];                     /* the name, NUL-terminated */
+};
+
+/* A connection an accept has taken while its peer's name is looked up. */
+struct engi_accepted {
+    uint64_t num;                    /* the new socket, until the answer hands it over */
+    char peer_name[256];             /* the peer's name, or its numeric address */
+};
 
 struct eng_op {
     struct eng *e;                   /* owning engine */
@@ -89,12 +108,8 @@ struct eng_op {
     uint8_t *data;                   /* send: owned copy of the bytes */
     size_t data_len, data_off;       /* send: size and progress */
     struct engi_resolve *resolve;    /* name lookup in flight, or NULL */
-    struct sockaddr_storage addrs[ENGI_MAX_ADDRS]; /* connect/sendto candidates */
-    int naddrs, addr_index;          /* how many, and which one is tried */
-    char *host;                      /* connect/sendto: owned copy of the name, or NULL */
-    uint16_t port;                   /* connect/sendto: destination port */
-    char accepted_id[64];            /* accept: the new socket, until its answer is made */
-    char peer_name[256];             /* accept: the peer's name once looked up */
+    struct engi_dest *dest;          /* connect/sendto to a name: owned, else NULL */
+    struct engi_accepted *accepted;  /* accept waiting on a peer's name: owned, else NULL */
 };
 
 struct eng {
@@ -107,6 +122,7 @@ struct eng {
     struct eng_socket *kick_head;    /* sockets whose queues must be run */
     struct eng_timer kick_timer;     /* runs the kick list on the next turn */
     struct eng_socket *dead;         /* closed sockets to free */
+    struct eng_hook collect_hook;    /* frees them before the loop sleeps */
     size_t nsockets;                 /* open sockets */
     size_t owner_sockets[ENG_MAX_OWNERS]; /* open sockets per owner */
     size_t nwaits;                   /* operations in progress */
@@ -179,18 +195,19 @@ struct eng_list *engi_send_answer(struct eng_op *op, int code, const char *detai
 /* Resolver (resolve.c). */
 struct engi_resolver *engi_resolver_new(struct eng *e);
 void engi_resolver_free(struct engi_resolver *r);
-/* Frees the watches of sockets c-ares has closed (see eng_collect). */
+/* Frees the watches of sockets c-ares has closed (engine.c's before-sleep hook). */
 void engi_resolver_collect(struct engi_resolver *r);
-/* Called when a lookup that did not finish at once has finished: 0 and op->addrs or
- * op->peer_name filled in, or a negative code. */
+/* Called when a lookup that did not finish at once has finished: 0 and op->dest->addrs
+ * or op->accepted->peer_name filled in, or a negative code. */
 typedef void (*engi_resolved_fn)(struct eng_op *op, int code);
-/* Resolves op->host for a socket of op's family into op->addrs (port op->port) and
- * checks each address against the destination policy. Returns the number of addresses
- * when that was possible at once, a negative code on failure, or 0 when fn will be called
- * later (never from within this call); op->resolve is set meanwhile. */
+/* Resolves op->dest->host for a socket of op's family into op->dest->addrs (port
+ * op->dest->port) and checks each address against the destination policy. Returns the
+ * number of addresses when that was possible at once, a negative code on failure, or 0
+ * when fn will be called later (never from within this call); op->resolve is set
+ * meanwhile. */
 int engi_resolve(struct eng_op *op, engi_resolved_fn fn);
-/* Reverse lookup of a peer into op->peer_name (the numeric address when the name is not
- * known). Returns 1 when done at once, 0 when fn will be called later. */
+/* Reverse lookup of a peer into op->accepted->peer_name (the numeric address when the
+ * name is not known). Returns 1 when done at once, 0 when fn will be called later. */
 int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn);
 /* Detaches op from its lookup: fn will not be called. Accepts an op with none. */
 void engi_resolve_detach(struct eng_op *op);

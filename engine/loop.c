@@ -1,7 +1,8 @@
 /*
  * The epoll + timer-heap event loop (see loop.h). Timers live in a binary min-heap of
  * pointers whose capacity is fixed at creation, so that arming a timer never allocates
- * and thousands of waits cost O(log n) each.
+ * and thousands of waits cost O(log n) each. Before-sleep hooks are a short list walked
+ * once per turn.
  */
 #include "loop.h"
 
@@ -18,6 +19,8 @@ struct eng_loop {
     struct eng_timer **heap;    /* min-heap of armed timers by deadline */
     size_t heap_len;            /* armed timers */
     size_t heap_cap;            /* fixed capacity */
+    struct eng_hook *hooks;     /* run before every wait, in the order added */
+    bool stop;                  /* eng_loop_run returns after this turn */
 };
 
 uint64_t eng_now_ms(void)
@@ -143,7 +146,50 @@ int eng_timer_start(struct eng_loop *loop, struct eng_timer *t, uint64_t deadlin
     return 0;
 }
 
-int eng_loop_next_timeout(struct eng_loop *loop, int cap_ms)
+void eng_hook_init(struct eng_hook *h, eng_hook_fn fn)
+{
+    h->fn = fn;
+    h->next = NULL;
+    h->linked = false;
+}
+
+void eng_loop_add_before_sleep(struct eng_loop *loop, struct eng_hook *h)
+{
+    if (h->linked)
+        return;
+    struct eng_hook **pp = &loop->hooks;
+    while (*pp)
+        pp = &(*pp)->next;
+    h->next = NULL;
+    h->linked = true;
+    *pp = h;
+}
+
+void eng_loop_remove_before_sleep(struct eng_loop *loop, struct eng_hook *h)
+{
+    for (struct eng_hook **pp = &loop->hooks; *pp; pp = &(*pp)->next) {
+        if (*pp == h) {
+            *pp = h->next;
+            h->linked = false;
+            return;
+        }
+    }
+}
+
+static void run_hooks(struct eng_loop *loop)
+{
+    struct eng_hook *h = loop->hooks;
+    while (h) {
+        /* Read the next one first: a hook may remove itself. */
+        struct eng_hook *next = h->next;
+        h->fn(h);
+        h = next;
+    }
+}
+
+/* Milliseconds until the earliest timer, capped at `cap_ms` (-1: no cap, -1 back when
+ * there are no timers and no cap). */
+static int next_timeout(struct eng_loop *loop, int cap_ms)
 {
     if (loop->heap_len == 0)
         return cap_ms;
@@ -165,9 +211,13 @@ static void run_due_timers(struct eng_loop *loop)
     }
 }
 
-int eng_loop_run_once(struct eng_loop *loop, int timeout_ms)
+int eng_loop_run_once(struct eng_loop *loop, int cap_ms)
 {
     struct epoll_event events[LOOP_EVENTS_PER_WAIT];
+    run_hooks(loop);
+    if (loop->stop)
+        return 0;
+    int timeout_ms = next_timeout(loop, cap_ms);
     int n = epoll_wait(loop->epfd, events, LOOP_EVENTS_PER_WAIT, timeout_ms);
     if (n < 0) {
         if (errno != EINTR)
@@ -184,4 +234,20 @@ int eng_loop_run_once(struct eng_loop *loop, int timeout_ms)
     }
     run_due_timers(loop);
     return n;
+}
+
+int eng_loop_run(struct eng_loop *loop)
+{
+    loop->stop = false;
+    while (!loop->stop) {
+        int rc = eng_loop_run_once(loop, -1);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+void eng_loop_stop(struct eng_loop *loop)
+{
+    loop->stop = true;
 }

@@ -1,14 +1,18 @@
 /*
- * The event loop everything in sockgate plugs into: one epoll set for every file
- * descriptor (client sockets, the HTTP daemon, the resolver, signals) and one timer heap
- * for every deadline. It runs on one thread and never blocks anywhere but in epoll_wait.
+ * The event loop everything in sockgate plugs into, as redis's `ae` is: one epoll set for
+ * every file descriptor (client sockets, the HTTP daemon, the resolver, signals), one
+ * timer heap for every deadline, and a list of hooks that run before the loop sleeps
+ * (deferred frees, the log flush). It runs on one thread and never blocks anywhere but
+ * in epoll_wait. A subsystem plugs in with watches, timers and hooks; nothing else
+ * calls it per turn.
  *
- * The caller owns every eng_watch and eng_timer; the loop only links them. A watch or
- * timer must be removed before its memory is freed.
+ * The caller owns every eng_watch, eng_timer and eng_hook; the loop only links them. Each
+ * must be removed before its memory is freed.
  */
 #ifndef SOCKGATE_LOOP_H
 #define SOCKGATE_LOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +22,8 @@ struct eng_timer;
 
 typedef void (*eng_watch_fn)(struct eng_watch *w, uint32_t events);
 typedef void (*eng_timer_fn)(struct eng_timer *t);
+struct eng_hook;
+typedef void (*eng_hook_fn)(struct eng_hook *h);
 
 struct eng_watch {
     int fd;               /* the descriptor watched */
@@ -29,6 +35,14 @@ struct eng_timer {
     uint64_t deadline_ms; /* monotonic time at which fn runs */
     size_t heap_index;    /* position in the heap, or SIZE_MAX when not armed */
     eng_timer_fn fn;      /* called once when the deadline passes */
+};
+
+/* A function run on every turn just before the loop waits (redis's beforeSleep): work
+ * that must happen at a safe point, where no callback is on the stack. */
+struct eng_hook {
+    eng_hook_fn fn;       /* called before every wait */
+    struct eng_hook *next; /* the loop's list, in the order added */
+    bool linked;          /* on the list */
 };
 
 /* Creates a loop that holds at most `max_timers` armed timers. NULL on failure. */
@@ -49,12 +63,20 @@ int eng_timer_start(struct eng_loop *loop, struct eng_timer *t, uint64_t deadlin
 void eng_timer_stop(struct eng_loop *loop, struct eng_timer *t);
 static inline int eng_timer_armed(const struct eng_timer *t) { return t->heap_index != SIZE_MAX; }
 
-/* Milliseconds until the earliest timer, capped at `cap_ms` (-1: no cap, -1 back when
- * there are no timers and no cap). */
-int eng_loop_next_timeout(struct eng_loop *loop, int cap_ms);
+/* Adds a hook run before every wait, after those added earlier; removing one that is
+ * not added does nothing. A hook may remove itself or stop the loop. */
+void eng_hook_init(struct eng_hook *h, eng_hook_fn fn);
+void eng_loop_add_before_sleep(struct eng_loop *loop, struct eng_hook *h);
+void eng_loop_remove_before_sleep(struct eng_loop *loop, struct eng_hook *h);
 
-/* Waits at most `timeout_ms` (-1: no limit) for events, dispatches them, then runs the
- * timers that are due. Returns the number of events dispatched or -errno. */
-int eng_loop_run_once(struct eng_loop *loop, int timeout_ms);
+/* One turn: the before-sleep hooks, a wait of at most `cap_ms` (-1: until the earliest
+ * timer or an event), the ready watches, then the timers that are due. Returns the
+ * number of events dispatched or -errno. */
+int eng_loop_run_once(struct eng_loop *loop, int cap_ms);
+
+/* Runs turns until eng_loop_stop. Returns 0, or -errno when epoll failed. */
+int eng_loop_run(struct eng_loop *loop);
+/* Makes eng_loop_run return after the current turn (from any callback or hook). */
+void eng_loop_stop(struct eng_loop *loop);
 
 #endif

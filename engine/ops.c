@@ -54,13 +54,15 @@ struct eng_op *engi_op_new(struct eng_socket *s, const struct eng_request *req,
     }
     if ((req->cmd == ENG_CMD_CONNECT || (req->cmd == ENG_CMD_SENDTO && req->has_port)) &&
         req->host) {
-        op->host = strdup(req->host);
-        if (!op->host) {
+        size_t len = strlen(req->host);
+        op->dest = calloc(1, sizeof(*op->dest) + len + 1);
+        if (!op->dest) {
             free(op->data);
             free(op);
             return NULL;
         }
-        op->port = req->port;
+        memcpy(op->dest->host, req->host, len + 1);
+        op->dest->port = req->port;
     }
     s->e->nwaits++;
     return op;
@@ -90,16 +92,17 @@ void engi_op_free(struct eng_op *op)
     op_unlink(op);
     eng_timer_stop(op->e->loop, &op->timer);
     engi_resolve_detach(op);
-    if (op->accepted_id[0]) {
+    if (op->accepted) {
         /* A connection accepted for an answer that will never be made (cancelled, or its
          * listener closed while the peer's name was looked up): no one knows its id. */
-        struct eng_socket *ns = engi_socket_find(op->e, op->sock->owner, op->accepted_id);
+        struct eng_socket *ns = engi_socket_by_num(op->e, op->accepted->num);
         if (ns)
             engi_socket_close(ns, ENG_ECLOSED);
+        free(op->accepted);
     }
     op->e->nwaits--;
     free(op->data);
-    free(op->host);
+    free(op->dest);
     free(op);
 }
 
@@ -201,7 +204,7 @@ static void op_timed_out(struct eng_timer *t)
     struct eng_op *op = (struct eng_op *)((char *)t - offsetof(struct eng_op, timer));
     struct eng_socket *s = op->sock;
     struct eng_list *l;
-    if (op->phase == ENGI_PH_RESOLVING && op->accepted_id[0]) {
+    if (op->phase == ENGI_PH_RESOLVING && op->accepted) {
         /* The connection is accepted and only its peer's name is late: answer with the
          * address rather than drop a connection that arrived in time. */
         engi_op_finish(op, engi_accept_settle(op));
@@ -242,19 +245,25 @@ int engi_op_try(struct eng_op *op)
     }
 }
 
-/* Runs the head of a queue while it finishes. A repeating operation that delivered stays
- * the head, so it is tried until it has to wait. */
-static void queue_run(struct engi_queue *q)
+/* Runs the head of a queue while it finishes and the turn's budget lasts. A repeating
+ * operation that delivered stays the head, so it is tried until it has to wait. Returns
+ * true when the budget ran out with work perhaps left. */
+static bool queue_run(struct engi_queue *q, unsigned *budget, uint64_t bytes_limit)
 {
     while (q->head) {
         struct eng_op *head = q->head;
+        struct eng_socket *s = head->sock;
         if (head->phase != ENGI_PH_READY && head->phase != ENGI_PH_CONNECTING)
-            return; /* waiting on a lookup, not on the socket */
+            return false; /* waiting on a lookup, not on the socket */
+        if (*budget == 0 || s->bytes_in + s->bytes_out >= bytes_limit)
+            return true;
         if (!engi_op_try(head))
-            return;
+            return false;
+        (*budget)--;
         if (q->head == head && head->sock->state == ENGI_CLOSED)
-            return;
+            return false;
     }
+    return false;
 }
 
 void engi_socket_update_watch(struct eng_socket *s)
@@ -272,9 +281,18 @@ void engi_socket_update_watch(struct eng_socket *s)
 
 void engi_socket_run(struct eng_socket *s)
 {
-    queue_run(&s->writeq);
+    /* A socket's turn ends after a budget of finished operations or bytes moved, as
+     * libuv's reads and redis's writes per event do: a fast peer feeding a repeating
+     * recv would otherwise hold the loop for as long as it sends. What is left waits for
+     * the next turn: the kernel's bytes are still readable (epoll is level-triggered and
+     * says so again); given-back bytes signal nothing, so the socket is kicked for them. */
+    unsigned budget = ENGI_TURN_OPS;
+    uint64_t bytes_limit = s->bytes_in + s->bytes_out + ENGI_TURN_BYTES;
+    bool more = queue_run(&s->writeq, &budget, bytes_limit);
     if (s->state != ENGI_CLOSED)
-        queue_run(&s->readq);
+        more |= queue_run(&s->readq, &budget, bytes_limit);
+    if (more && s->state != ENGI_CLOSED && s->pushback)
+        engi_kick(s);
     engi_socket_update_watch(s);
 }
 

@@ -1,6 +1,7 @@
 /*
- * Name resolution that never blocks the loop: c-ares, with its sockets in the engine's
- * epoll set and its timeouts ticked by the server loop. Numeric addresses skip c-ares.
+ * Name resolution that never blocks the loop: c-ares, with its sockets as loop watches
+ * and its next timeout as a loop timer, both kept here, so no one else ticks it. Numeric
+ * addresses skip c-ares.
  * Every address a lookup returns is checked against the destination policy here, and the
  * caller connects to exactly these checked addresses: there is no second lookup, so no
  * DNS-rebinding window.
@@ -8,6 +9,7 @@
 #include <ares.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ struct engi_resolver {
     ares_channel channel;            /* the c-ares state */
     struct resolver_watch *watches;  /* sockets c-ares has open */
     struct resolver_watch *dead;     /* removed watches, freed in engi_resolver_collect */
+    struct eng_timer timer;          /* c-ares's next timeout while queries are pending */
 };
 
 struct engi_resolve {
@@ -39,12 +42,34 @@ struct engi_resolve {
     int code;                        /* that answer */
 };
 
+/* Arms the timer for c-ares's next deadline (a retry, a query's end), or stops it when
+ * nothing is pending. Called after every call into c-ares. */
+static void rearm_timer(struct engi_resolver *r)
+{
+    struct timeval tv;
+    if (!ares_timeout(r->channel, NULL, &tv)) {
+        eng_timer_stop(r->e->loop, &r->timer);
+        return;
+    }
+    uint64_t ms = (uint64_t)tv.tv_sec * 1000u + ((uint64_t)tv.tv_usec + 999u) / 1000u;
+    eng_timer_start(r->e->loop, &r->timer, eng_now_ms() + ms);
+}
+
+static void timer_due(struct eng_timer *t)
+{
+    struct engi_resolver *r = (struct engi_resolver *)((char *)t - offsetof(struct engi_resolver, timer));
+    ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    rearm_timer(r);
+}
+
 static void watch_ready(struct eng_watch *w, uint32_t events)
 {
     struct resolver_watch *rw = (struct resolver_watch *)w;
+    struct engi_resolver *r = rw->r;
     ares_socket_t rfd = (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? w->fd : ARES_SOCKET_BAD;
     ares_socket_t wfd = (events & EPOLLOUT) ? w->fd : ARES_SOCKET_BAD;
-    ares_process_fd(rw->r->channel, rfd, wfd);
+    ares_process_fd(r->channel, rfd, wfd);
+    rearm_timer(r);
 }
 
 /* c-ares says which sockets it wants watched; mirror that in the epoll set. */
@@ -72,7 +97,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
     if (!ev) {
         /* c-ares closes sockets from inside ares_process_fd (when its last query ends it
          * closes every server's), so an event for this watch may still be waiting in the
-         * loop's current batch: free it only at eng_collect. */
+         * loop's current batch: free it only before the loop next sleeps. */
         *pp = rw->next;
         rw->watch.events = 0;
         rw->next = r->dead;
@@ -97,6 +122,7 @@ struct engi_resolver *engi_resolver_new(struct eng *e)
     if (!r)
         return NULL;
     r->e = e;
+    eng_timer_init(&r->timer, timer_due);
     struct ares_options opts = {0};
     opts.sock_state_cb = sock_state;
     opts.sock_state_cb_data = r;
@@ -112,6 +138,7 @@ void engi_resolver_free(struct engi_resolver *r)
     if (!r)
         return;
     ares_destroy(r->channel);
+    eng_timer_stop(r->e->loop, &r->timer);
     while (r->watches) {
         struct resolver_watch *rw = r->watches;
         r->watches = rw->next;
@@ -123,24 +150,12 @@ void engi_resolver_free(struct engi_resolver *r)
     ares_library_cleanup();
 }
 
-int eng_resolver_timeout(struct eng *e)
-{
-    struct timeval tv;
-    if (!ares_timeout(e->resolver->channel, NULL, &tv))
-        return -1;
-    return (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-}
-
-void eng_resolver_tick(struct eng *e)
-{
-    ares_process_fd(e->resolver->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-}
-
 /* Adds one candidate address for op, converting IPv4 to v4-mapped for an IPv6 socket,
  * after the policy check. Returns 0, or ENG_EDENIED when policy refused it. */
 static int add_candidate(struct eng_op *op, const struct sockaddr *sa)
 {
-    if (op->naddrs >= ENGI_MAX_ADDRS)
+    struct engi_dest *d = op->dest;
+    if (d->naddrs >= ENGI_MAX_ADDRS)
         return 0;
     int family = op->sock->family;
     struct sockaddr_storage ss;
@@ -154,19 +169,19 @@ static int add_candidate(struct eng_op *op, const struct sockaddr *sa)
     } else {
         return 0;
     }
-    engi_addr_set_port(&ss, op->port);
+    engi_addr_set_port(&ss, d->port);
     int rc = eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)&ss);
     if (rc < 0)
         return rc;
-    op->addrs[op->naddrs++] = ss;
+    d->addrs[d->naddrs++] = ss;
     return 0;
 }
 
-/* Fills op->addrs from a lookup result: same-family addresses first. */
+/* Fills op->dest->addrs from a lookup result: same-family addresses first. */
 static int take_addresses(struct eng_op *op, const struct ares_addrinfo *res)
 {
-    op->naddrs = 0;
-    op->addr_index = 0;
+    op->dest->naddrs = 0;
+    op->dest->addr_index = 0;
     int denied = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (const struct ares_addrinfo_node *n = res ? res->nodes : NULL; n; n = n->ai_next) {
@@ -176,8 +191,8 @@ static int take_addresses(struct eng_op *op, const struct ares_addrinfo *res)
                 denied++;
         }
     }
-    if (op->naddrs > 0)
-        return op->naddrs;
+    if (op->dest->naddrs > 0)
+        return op->dest->naddrs;
     return denied ? ENG_EDENIED : ENG_EHOSTNOTFOUND;
 }
 
@@ -219,37 +234,39 @@ static bool is_localhost_name(const char *host)
 static int take_localhost(struct eng_op *op)
 {
     struct sockaddr_storage ss;
-    op->naddrs = 0;
+    struct engi_dest *d = op->dest;
+    d->naddrs = 0;
     const char *order[2] = {"::1", "127.0.0.1"};
     for (int i = op->sock->family == AF_INET6 ? 0 : 1; i < 2; i++) {
-        engi_addr_literal(order[i], op->sock->family, op->port, &ss);
+        engi_addr_literal(order[i], op->sock->family, d->port, &ss);
         if (eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)&ss) == 0)
-            op->addrs[op->naddrs++] = ss;
+            d->addrs[d->naddrs++] = ss;
     }
-    return op->naddrs ? op->naddrs : ENG_EDENIED;
+    return d->naddrs ? d->naddrs : ENG_EDENIED;
 }
 
 int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
 {
     struct sockaddr_storage lit;
-    op->naddrs = 0;
-    op->addr_index = 0;
-    if (engi_addr_literal(op->host, AF_INET6, 0, &lit) == 0 ||
-        engi_addr_literal(op->host, AF_INET, 0, &lit) == 0) {
+    struct engi_dest *d = op->dest;
+    d->naddrs = 0;
+    d->addr_index = 0;
+    if (engi_addr_literal(d->host, AF_INET6, 0, &lit) == 0 ||
+        engi_addr_literal(d->host, AF_INET, 0, &lit) == 0) {
         /* A literal needs no lookup; parse it for the socket's own family. */
-        int rc = engi_addr_literal(op->host, op->sock->family, op->port, &lit);
+        int rc = engi_addr_literal(d->host, op->sock->family, d->port, &lit);
         if (rc < 0)
             return rc;
         rc = eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)&lit);
         if (rc < 0)
             return rc;
-        op->addrs[0] = lit;
-        op->naddrs = 1;
+        d->addrs[0] = lit;
+        d->naddrs = 1;
         return 1;
     }
-    if (op->host[0] == '\0')
+    if (d->host[0] == '\0')
         return ENG_EHOSTNOTFOUND;
-    if (is_localhost_name(op->host))
+    if (is_localhost_name(d->host))
         return take_localhost(op);
     struct engi_resolve *q = calloc(1, sizeof(*q));
     if (!q)
@@ -259,8 +276,9 @@ int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
     q->fn = fn;
     q->starting = true;
     struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = op->sock->type};
-    ares_getaddrinfo(q->r->channel, op->host, NULL, &hints, addrinfo_done, q);
+    ares_getaddrinfo(q->r->channel, d->host, NULL, &hints, addrinfo_done, q);
     q->starting = false;
+    rearm_timer(q->r);
     if (q->finished) {
         int code = q->code;
         free(q);
@@ -277,7 +295,7 @@ static void nameinfo_done(void *arg, int status, int timeouts, char *node, char 
     struct engi_resolve *q = arg;
     struct eng_op *op = q->op;
     if (op && status == ARES_SUCCESS && node)
-        snprintf(op->peer_name, sizeof(op->peer_name), "%s", node);
+        snprintf(op->accepted->peer_name, sizeof(op->accepted->peer_name), "%s", node);
     if (q->starting) {
         q->finished = true;
         return;
@@ -293,12 +311,14 @@ static void nameinfo_done(void *arg, int status, int timeouts, char *node, char 
 int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn)
 {
     char port[8];
+    char *name = op->accepted->peer_name;
+    size_t size = sizeof(op->accepted->peer_name);
     /* The numeric form stays when the lookup finds nothing. */
-    if (engi_addr_format(sa, op->peer_name, sizeof(op->peer_name), port, sizeof(port)) < 0)
-        op->peer_name[0] = '\0';
+    if (engi_addr_format(sa, name, size, port, sizeof(port)) < 0)
+        name[0] = '\0';
     if (engi_addr_is_loopback(sa)) {
         /* This machine's own name needs no lookup, and sends no query. */
-        snprintf(op->peer_name, sizeof(op->peer_name), "localhost");
+        snprintf(name, size, "localhost");
         return 1;
     }
     struct engi_resolve *q = calloc(1, sizeof(*q));
@@ -311,6 +331,7 @@ int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolve
     socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     ares_getnameinfo(q->r->channel, sa, len, ARES_NI_LOOKUPHOST, nameinfo_done, q);
     q->starting = false;
+    rearm_timer(q->r);
     if (q->finished) {
         free(q);
         return 1;

@@ -11,6 +11,9 @@ pkgs_for() {
     test)  echo "libcmocka-dev clang libclang-rt-14-dev redis-server nginx-light curl" ;;
     wasm)  echo "emscripten nodejs" ;;
     browser) echo "chromium npm" ;;
+    # Routers and validators for tests/api: HAProxy 2.6 (nginx is in test), promtool
+    # (only the prometheus package has it) and docker-compose (to validate deploy/compose.yaml).
+    api) echo "haproxy prometheus docker-compose" ;;
     bench) echo "wrk valgrind" ;;
     *) echo "ensure-deps: unknown group $1" >&2; exit 2 ;;
     esac

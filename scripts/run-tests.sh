@@ -4,6 +4,7 @@
 set -u
 build=$1; shift
 export SOCKGATE_BIN="$build/sockgate"
+export SOCKGATE_SHIM_DIR="$build/shim"   # LD_PRELOAD shims of the fault tests
 passed=0; failed=0; failed_names=""
 for t in "$@"; do
     echo "== $t"

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/epoll.h>
 
 #include "connlimit.h"
@@ -131,6 +132,7 @@ void srv_resume(struct srv *s, struct MHD_Connection *conn)
 {
     s->resumed = true;
     MHD_resume_connection(conn);
+    eng_timer_start(s->loop, &s->mhd_timer, 0);
 }
 
 void srv_suspend(struct srv_req *r)
@@ -327,11 +329,30 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_line(cls, "libmicrohttpd: %s", msg);
 }
 
+/* Runs the daemon's pending work, then plans its next run: at once when a handler
+ * resumed a connection meanwhile (MHD_run has not seen that yet), else at its own
+ * timeout (a connection's idle limit, or 0 when it holds data it has not processed). */
+static void mhd_drive(struct srv *s)
+{
+    s->resumed = false;
+    MHD_run(s->mhd);
+    MHD_UNSIGNED_LONG_LONG t = 0;
+    if (!s->resumed && MHD_get_timeout(s->mhd, &t) != MHD_YES) {
+        eng_timer_stop(s->loop, &s->mhd_timer);
+        return;
+    }
+    eng_timer_start(s->loop, &s->mhd_timer, t ? eng_now_ms() + t : 0);
+}
+
 static void mhd_ready(struct eng_watch *w, uint32_t events)
 {
-    (void)w;
     (void)events;
-    /* The daemon runs once per loop turn in srv_http_run, whatever woke the loop. */
+    mhd_drive((struct srv *)((char *)w - offsetof(struct srv, mhd_watch)));
+}
+
+static void mhd_due(struct eng_timer *t)
+{
+    mhd_drive((struct srv *)((char *)t - offsetof(struct srv, mhd_timer)));
 }
 
 int srv_http_start(struct srv *s)
@@ -369,6 +390,7 @@ int srv_http_start(struct srv *s)
         fprintf(stderr, "sockgate: libmicrohttpd gave no epoll fd\n");
         return -1;
     }
+    eng_timer_init(&s->mhd_timer, mhd_due);
     eng_watch_init(&s->mhd_watch, di->epoll_fd, mhd_ready);
     if (eng_watch_set(s->loop, &s->mhd_watch, EPOLLIN) < 0) {
         fprintf(stderr, "sockgate: cannot watch the HTTP daemon\n");
@@ -377,26 +399,11 @@ int srv_http_start(struct srv *s)
     return 0;
 }
 
-void srv_http_run(struct srv *s)
-{
-    s->resumed = false;
-    MHD_run(s->mhd);
-}
-
-int srv_http_timeout(struct srv *s)
-{
-    MHD_UNSIGNED_LONG_LONG t;
-    if (s->resumed)
-        return 0; /* resumed during the last MHD_run: it has not seen that yet */
-    if (MHD_get_timeout(s->mhd, &t) != MHD_YES)
-        return -1;
-    return t > INT_MAX ? INT_MAX : (int)t;
-}
-
 void srv_http_stop(struct srv *s)
 {
     if (s->mhd) {
         eng_watch_set(s->loop, &s->mhd_watch, 0);
+        eng_timer_stop(s->loop, &s->mhd_timer);
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;
     }

@@ -1,11 +1,14 @@
 /*
  * Log lines (see log.h). Each line is written with one fprintf so lines never interleave.
+ * stderr is fully buffered and flushed from the loop (log_flush_start).
  */
 #include "log.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <time.h>
 
@@ -57,6 +60,43 @@ static void ipv4_text(const uint8_t b[4], char *out)
         *o++ = (char)('0' + b[i] % 10);
     }
     *o = '\0';
+}
+
+#define LOG_FLUSH_MS 50
+
+void log_buffer_stderr(void)
+{
+    /* Lines collect here until the flush timer below, a full buffer, or exit. */
+    static char buf[1 << 16];
+    setvbuf(stderr, buf, _IOFBF, sizeof(buf));
+}
+
+static void flush_due(struct eng_timer *t)
+{
+    (void)t;
+    fflush(stderr);
+}
+
+/* Before the loop sleeps: lines are waiting and no flush is planned, so plan one. */
+static void plan_flush(struct eng_hook *h)
+{
+    struct srv *s = (struct srv *)((char *)h - offsetof(struct srv, log_hook));
+    if (__fpending(stderr) > 0 && !eng_timer_armed(&s->log_timer))
+        eng_timer_start(s->loop, &s->log_timer, eng_now_ms() + LOG_FLUSH_MS);
+}
+
+void log_flush_start(struct srv *s)
+{
+    eng_timer_init(&s->log_timer, flush_due);
+    eng_hook_init(&s->log_hook, plan_flush);
+    eng_loop_add_before_sleep(s->loop, &s->log_hook);
+}
+
+void log_flush_stop(struct srv *s)
+{
+    eng_loop_remove_before_sleep(s->loop, &s->log_hook);
+    eng_timer_stop(s->loop, &s->log_timer);
+    fflush(stderr);
 }
 
 void log_line(const struct cfg *cfg, const char *fmt, ...)

@@ -11,6 +11,14 @@
 
 #include "server.h"
 
+/* Makes stderr fully buffered: a write per line, let alone per loop turn, cost a tenth
+ * of a small command's time. Call first thing in main. */
+void log_buffer_stderr(void);
+/* Plugs the log into the loop: lines go out at most 50 ms after they were written (or
+ * when the buffer fills), as nginx's access_log buffer=/flush= does. _stop flushes. */
+void log_flush_start(struct srv *s);
+void log_flush_stop(struct srv *s);
+
 void log_line(const struct cfg *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same with a va_list, for libmicrohttpd's messages (MHD_OPTION_EXTERNAL_LOGGER). */
 void log_vline(const struct cfg *cfg, const char *fmt, va_list ap)

@@ -25,14 +25,20 @@ struct srv {
     struct eng_policy *policy;       /* destination policy */
     struct MHD_Daemon *mhd;          /* the HTTP daemon, run from the loop */
     struct eng_watch mhd_watch;      /* the daemon's epoll fd in our set */
+    struct eng_timer mhd_timer;      /* the daemon's own timeout, or now after a resume */
     struct events *events;           /* event streams per credential */
     struct metrics *metrics;         /* counters for /metrics */
     struct connlimit *connlimit;     /* HTTP connection counts */
     struct eng_timer idle_timer;     /* closes unused sockets (--idle-timeout) */
+    struct eng_watch signal_watch;   /* SIGTERM/SIGINT as a descriptor */
+    struct eng_hook log_hook;        /* plans the log flush before the loop sleeps */
+    struct eng_timer log_timer;      /* the planned log flush */
+    struct eng_hook drained_hook;    /* shutting down: ends the loop when requests are done */
+    struct eng_timer grace_timer;    /* shutting down: ends it anyway after a grace period */
     bool stopping;                   /* shutting down: new requests get 503 */
     unsigned active_requests;        /* requests begun and not completed */
     unsigned suspended;              /* requests waiting on the engine */
-    bool resumed;                    /* a connection was resumed since the last MHD_run */
+    bool resumed;                    /* a connection was resumed during MHD_run */
 };
 
 /* One HTTP request, from the first call of the access handler to its completion. */
@@ -77,9 +83,10 @@ enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list);
 /* Suspends r until its command answers (srv_answer_later resumes it). */
 void srv_suspend(struct srv_req *r);
 /* Resumes a suspended connection. Always use this, not MHD_resume_connection: in
- * external-epoll mode libmicrohttpd has no wake-up of its own, so a resume made while
- * MHD_run is on the stack (one request's handler answering another's wait) would sit
- * until some unrelated event; the flag makes the loop run the daemon again at once. */
+ * external-epoll mode libmicrohttpd has no wake-up of its own, so a resume (made by an
+ * engine answer, or while MHD_run is on the stack: one request's handler answering
+ * another's wait) would sit until some unrelated event; this runs the daemon on the
+ * loop's next turn. */
 void srv_resume(struct srv *s, struct MHD_Connection *conn);
 /* eng_done_fn for a suspended request. */
 void srv_answer_later(void *ctx, struct eng_list *list);
@@ -93,13 +100,19 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
 /* Static console files from cfg->web_dir. */
 enum MHD_Result static_serve(struct srv_req *r, const char *url);
 
-/* Starts the daemon on the loop. Returns 0 or -1 after printing why. */
+/* Builds the server on a new loop (lifecycle.c): policy, engine, events, metrics, the
+ * HTTP daemon, signals. Returns 0, or -1 after printing why; srv_close cleans up either
+ * way. Run the loop (eng_loop_run) in between: it ends after SIGTERM or SIGINT, once
+ * every wait has been answered. */
+int srv_open(struct srv *s, struct cfg *cfg);
+void srv_close(struct srv *s);
+
+/* Starts the daemon on the loop: it runs when its epoll fd is ready, when its own
+ * timeout is due, and right after a resume; nothing else drives it. Returns 0 or -1
+ * after printing why. */
 int srv_http_start(struct srv *s);
-/* Answers everything in flight and stops the daemon. */
+/* Stops the daemon: libmicrohttpd closes every connection, suspended ones too, and
+ * completes their requests (request_completed gives unsent data back). */
 void srv_http_stop(struct srv *s);
-/* Runs the daemon's pending work; call once per loop turn. */
-void srv_http_run(struct srv *s);
-/* Milliseconds until the daemon needs srv_http_run, or -1. */
-int srv_http_timeout(struct srv *s);
 
 #endif

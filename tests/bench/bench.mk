@@ -28,10 +28,10 @@ bench-bins: $(BUILD)/sockgate $(WEB_WASM) $(BENCH_BINS)
 
 # The helpers build with the project's flags; the codec bench links the server's own codec
 # object, so "native" is exactly what the server runs. bench_client is one file per mode
-# (echo, bulk, rate, footprint) around a shared HTTP client (bench_http.c).
+# (echo, bulk, rate, footprint, healthz-flood) around a shared HTTP client (bench_http.c).
 BENCH_CLIENT_SRC := tests/bench/bench_client.c tests/bench/bench_http.c \
 	tests/bench/bench_echo.c tests/bench/bench_bulk.c tests/bench/bench_rate.c \
-	tests/bench/bench_footprint.c
+	tests/bench/bench_footprint.c tests/bench/bench_fair.c
 BENCH_CLIENT_HDR := tests/bench/bench_client.h tests/bench/bench_http.h tests/bench/benchdata.h
 
 $(BENCH_DIR)/bench_client: $(BENCH_CLIENT_SRC) $(BENCH_CLIENT_HDR) $(BUILD)/obj/engine/codec.o

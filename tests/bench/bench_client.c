@@ -12,6 +12,7 @@
  *   bench_client bulk-tcp HTTP_PORT URL_PATH N
  *   bench_client rate     PORT URL_PATH CONNS COUNT SECONDS
  *   bench_client footprint GW_PORT GW_PID ECHO_PORT SOCKETS WAITS BASE_PORT BASE_PID
+ *   bench_client healthz-flood GW_PORT COUNT FLOOD
  */
 #include <netinet/in.h>
 #include <signal.h>
@@ -95,7 +96,9 @@ int main(int argc, char **argv)
         return bench_rate(argc, argv);
     if (strcmp(m, "footprint") == 0)
         return bench_footprint(argc, argv);
+    if (strcmp(m, "healthz-flood") == 0)
+        return bench_healthz_flood(argc, argv);
     fprintf(stderr, "usage: bench_client freeport|gen|echo-gw|echo-tcp|bulk-gw|bulk-tcp|rate|"
-                    "footprint ...\n");
+                    "footprint|healthz-flood ...\n");
     return 2;
 }

@@ -1,6 +1,6 @@
 /*
  * The modes of bench_client, one file each (bench_echo.c, bench_bulk.c, bench_rate.c,
- * bench_footprint.c); bench_client.c picks one by its first argument. Each takes the
+ * bench_footprint.c, bench_fair.c); bench_client.c picks one by its first argument. Each takes the
  * whole argv, prints its results as key=value lines, and returns the exit status (2 for
  * bad usage).
  */
@@ -18,5 +18,7 @@ int bench_bulk_tcp(int argc, char **argv);
 int bench_rate(int argc, char **argv);
 /* footprint: memory per idle socket and per waiting recv. */
 int bench_footprint(int argc, char **argv);
+/* healthz-flood: /healthz latency while one socket is flooded. */
+int bench_healthz_flood(int argc, char **argv);
 
 #endif

@@ -18,7 +18,7 @@ BUILD=${1:-build}
 BIN=$BUILD/bench
 SOCKGATE=$BUILD/sockgate
 ROUNDS=${BENCH_ROUNDS:-3}
-ONLY=${BENCH_ONLY:-a,b,c,d,e}
+ONLY=${BENCH_ONLY:-a,b,c,d,e,f}
 SECS=${BENCH_SECONDS:-2}
 BULK_BYTES=100000000          # 100 MB files for the bulk receive
 CODEC_BYTES=16777216          # 16 MiB of each for the codec
@@ -321,7 +321,28 @@ part_e() {
     done
 }
 
-for p in a b c d e; do
+# ---- f. fairness -------------------------------------------------------------------------
+part_f() {
+    local mode
+    say "f. fairness: /healthz latency while one socket's repeating recv is flooded"
+    start_sockgate f
+    for _ in $(seq "$ROUNDS"); do
+        for mode in 0 1; do
+            "$BIN/bench_client" healthz-flood "$SG_PORT" 200 "$mode" >"$TMP/fair-$mode.out" ||
+                fail "healthz-flood failed"
+            kv "$TMP/fair-$mode.out" p50_ms >>"$TMP/fair-$mode.p50"
+            kv "$TMP/fair-$mode.out" p99_ms >>"$TMP/fair-$mode.p99"
+            kv "$TMP/fair-$mode.out" max_ms >>"$TMP/fair-$mode.max"
+        done
+    done
+    for q in p50 p99 max; do
+        row "f. /healthz $q under a flood, ms" "$(median <"$TMP/fair-1.$q")" "$(median <"$TMP/fair-0.$q")" \
+            "200 sequential /healthz while a peer floods one socket whose repeating background recv (n=65536) publishes every arrival, vs the same with no flood" lower
+    done
+    stop "$SG_PID"
+}
+
+for p in a b c d e f; do
     if part "$p"; then "part_$p"; fi
 done
 
@@ -356,5 +377,5 @@ ELAPSED=$(($(date +%s) - START))
             printf "| %s%s | %s | %s | %s | %s |\n", $1, better, fmt($2), fmt($3), ratio, $4
         }' "$RESULTS"
     echo
-    echo "ratio = sockgate / baseline; medians of interleaved rounds (${BENCH_RATE_ROUNDS:-5} in a, $ROUNDS in b and c); loopback only."
+    echo "ratio = sockgate / baseline; medians of interleaved rounds (${BENCH_RATE_ROUNDS:-5} in a, $ROUNDS in b, c and f); loopback only."
 } | tee "$TMP/table.md"

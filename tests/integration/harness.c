@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "netns.h"
+
 #define HX_IO_TIMEOUT_MS 40000
 
 long long hx_now_ms(void)
@@ -230,11 +232,25 @@ int hx_stop(struct hx_server *s)
     return -1;
 }
 
+/* A request that names an address beyond loopback (to prove it is refused) may only
+ * leave a test that runs in a network namespace of its own (netns.h): should the policy
+ * regress, nothing must reach the network. */
+static void refuse_remote_outside_netns(const char *path, const char *body)
+{
+    char addr[64];
+    if ((hx_names_remote_address(path, strlen(path), addr, sizeof(addr)) ||
+         (body && hx_names_remote_address(body, strlen(body), addr, sizeof(addr)))) &&
+        !hx_netns_isolated())
+        fail_msg("this request names %s, beyond loopback, outside a network namespace of its "
+                 "own: call hx_netns_enter() first in the test's main()", addr);
+}
+
 static void send_request(int fd, const char *method, const char *path, const char *headers,
                          const char *body)
 {
     char head[8192];
     size_t blen = body ? strlen(body) : 0;
+    refuse_remote_outside_netns(path, body);
     /* A Host line among the extra headers replaces the default one. */
     bool own_host = headers && (strncasecmp(headers, "Host:", 5) == 0 ||
                                 strcasestr(headers, "\nHost:") != NULL);

@@ -5,9 +5,10 @@
  * and refused cases alike.
  *
  * Every socket here talks to 127.0.0.0/8 or ::1 only. Refused destinations outside
- * loopback (169.254.169.254, ...) are refused by policy before any packet is sent, which
- * the DENIED answer shows; nothing is ever sent to an address that could be allowed
- * unless it is loopback.
+ * loopback (169.254.169.254, 10.x, ...) are named to prove they are refused, so the test
+ * runs in a network namespace of its own where only lo exists (hx_netns_enter, i.e.
+ * unshare --net): should the policy regress, the answer fails the test and no packet
+ * leaves the machine.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "netns.h"
 #include "cmd_util.h"
 #include "srv_util.h"
 
@@ -501,8 +503,32 @@ static void test_bind_allow_bind(void **state)
     assert_int_equal(cu_stop(&srv), 0);
 }
 
+/* ---- the harness's own guard ------------------------------------------------------- */
+
+/* The check that keeps a test outside a namespace from naming the network: it must see
+ * every numeric form of an address beyond loopback, and pass loopback and plain numbers. */
+static void test_harness_spots_remote_addresses(void **state)
+{
+    (void)state;
+    const char *remote[] = {"[\"10.0.0.1\",80]", "?address=0177.0.0.1&port=1",
+                            "{\"socketname\":\"0xa9.0xfe.0xa9.0xfe\"}", "::ffff:10.1.2.3",
+                            "[\"fe80::1\",80]", "{\"address\":\"ff02::fb\"}"};
+    const char *local[] = {"[\"127.0.0.1\",80]", "{\"timeout\":0.5,\"n\":10}", "::1",
+                           "::ffff:127.0.0.1", "0.0.0.0", "[\"localhost\",\"8080\"]",
+                           "127.0.0.1.evil.example", "300.1.1.1"};
+    char addr[64];
+    for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+        if (!hx_names_remote_address(remote[i], strlen(remote[i]), addr, sizeof(addr)))
+            fail_msg("the guard missed the address in %s", remote[i]);
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+        if (hx_names_remote_address(local[i], strlen(local[i]), addr, sizeof(addr)))
+            fail_msg("the guard took %s in %s for a remote address", addr, local[i]);
+    assert_true(hx_netns_isolated());
+}
+
 int main(void)
 {
+    hx_netns_enter();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_policy_loopback_defaults, su_stop_leftovers),
         cmocka_unit_test_teardown(test_policy_exposed_defaults, su_stop_leftovers),
@@ -513,6 +539,7 @@ int main(void)
         cmocka_unit_test_teardown(test_policy_bad_rule_refused, su_stop_leftovers),
         cmocka_unit_test_teardown(test_bind_defaults, su_stop_leftovers),
         cmocka_unit_test_teardown(test_bind_allow_bind, su_stop_leftovers),
+        cmocka_unit_test(test_harness_spots_remote_addresses),
     };
     return cmocka_run_group_tests_name("policy_net", tests, NULL, NULL);
 }

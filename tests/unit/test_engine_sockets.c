@@ -1,0 +1,250 @@
+/*
+ * The engine on its own event loop, with real loopback peers and no HTTP in between, for
+ * properties that HTTP timing cannot pin down: the order in which given-back bytes
+ * return, and that one busy socket cannot keep the others from their turn. Each test
+ * counts what happened; none measures time.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "loop.h"
+
+struct rig {
+    struct eng_loop *loop;
+    struct eng *e;
+};
+
+static void rig_init(struct rig *g)
+{
+    g->loop = eng_loop_new(1024);
+    assert_non_null(g->loop);
+    struct eng_config cfg = {.max_wait = 10, .max_sockets = 64, .max_waits = 64};
+    g->e = eng_new(g->loop, &cfg);
+    assert_non_null(g->e);
+}
+
+static void rig_free(struct rig *g)
+{
+    eng_free(g->e);
+    eng_loop_free(g->loop);
+}
+
+/* Runs one loop turn, waiting at most ms. */
+static void rig_turn(struct rig *g, int ms)
+{
+    assert_true(eng_loop_run_once(g->loop, ms) >= 0);
+}
+
+static int listener(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* The answer a pending operation delivers, kept for the test. */
+struct answer {
+    struct eng_list *list;
+    int count;
+};
+
+static void keep_answer(void *ctx, struct eng_list *list)
+{
+    struct answer *a = ctx;
+    eng_list_free(a->list);
+    a->list = list;
+    a->count++;
+}
+
+/* An engine socket connected to a real peer; returns the peer's fd, id in id. */
+static int connected(struct rig *g, char *id)
+{
+    uint16_t port;
+    int lfd = listener(&port);
+    struct eng_list *l = eng_socket_create(g->e, 0, SOCK_STREAM, AF_INET);
+    assert_non_null(l);
+    assert_int_equal(l->err, 0);
+    snprintf(id, 64, "%s", l->items[2].bytes);
+    eng_list_free(l);
+    struct eng_request req = {.cmd = ENG_CMD_CONNECT, .host = "127.0.0.1", .port = port,
+                              .timeout = -1};
+    struct answer ans = {0};
+    struct eng_op *op;
+    int rc = eng_exec(g->e, 0, id, &req, keep_answer, &ans, &l, &op);
+    for (int i = 0; rc == ENG_PENDING && ans.count == 0 && i < 100; i++)
+        rig_turn(g, 10);
+    if (rc == 0) {
+        ans.list = l;
+        ans.count = 1;
+    }
+    assert_int_equal(ans.count, 1);
+    assert_int_equal(ans.list->err, 0);
+    eng_list_free(ans.list);
+    int peer = accept(lfd, NULL, NULL);
+    assert_true(peer >= 0);
+    close(lfd);
+    return peer;
+}
+
+/* A blocking recv of up to n bytes; returns ENG_PENDING or 0 with *now set. */
+static int start_recv(struct rig *g, const char *id, size_t n, struct answer *ans,
+                      struct eng_list **now)
+{
+    struct eng_request req = {.cmd = ENG_CMD_RECV, .n = n, .timeout = -1};
+    struct eng_op *op;
+    return eng_exec(g->e, 0, id, &req, keep_answer, ans, now, &op);
+}
+
+static void write_all(int fd, const void *buf, size_t n)
+{
+    assert_int_equal(write(fd, buf, n), (ssize_t)n);
+}
+
+/* Two answers read in order A, B that both fail to reach their clients, given back in
+ * either order, come back A then B. */
+static void check_give_back_order(bool first_given_back_first)
+{
+    struct rig g;
+    rig_init(&g);
+    char id[64];
+    int peer = connected(&g, id);
+    struct answer a = {0}, b = {0};
+    struct eng_list *now = NULL;
+    assert_int_equal(start_recv(&g, id, 100, &a, &now), ENG_PENDING);
+    assert_int_equal(start_recv(&g, id, 100, &b, &now), ENG_PENDING);
+    write_all(peer, "first", 5);
+    for (int i = 0; i < 100 && a.count == 0; i++)
+        rig_turn(&g, 10);
+    write_all(peer, "second", 6);
+    for (int i = 0; i < 100 && b.count == 0; i++)
+        rig_turn(&g, 10);
+    assert_int_equal(a.count, 1);
+    assert_int_equal(b.count, 1);
+    assert_string_equal(a.list->items[2].bytes, "first");
+    assert_string_equal(b.list->items[2].bytes, "second");
+    if (first_given_back_first) {
+        eng_give_back(g.e, a.list);
+        eng_give_back(g.e, b.list);
+    } else {
+        eng_give_back(g.e, b.list);
+        eng_give_back(g.e, a.list);
+    }
+    a.list = b.list = NULL;
+    struct answer c = {0};
+    assert_int_equal(start_recv(&g, id, 100, &c, &now), 0);
+    assert_non_null(now);
+    assert_int_equal(now->err, 0);
+    assert_string_equal(now->items[2].bytes, "firstsecond");
+    eng_list_free(now);
+    close(peer);
+    rig_free(&g);
+}
+
+static void test_given_back_bytes_return_in_read_order(void **state)
+{
+    (void)state;
+    check_give_back_order(true);
+    check_give_back_order(false);
+}
+
+/* The deliveries of background recvs on several sockets, in the order they came. */
+struct interleaving {
+    char order[65536];               /* 'a' or 'b' per delivery */
+    size_t n;
+};
+
+struct delivery_log {
+    struct interleaving *log;
+    char tag;
+};
+
+static void log_delivery(void *ctx, struct eng_list *list)
+{
+    struct delivery_log *d = ctx;
+    if (list && list->err == 0 && d->log->n < sizeof(d->log->order))
+        d->log->order[d->log->n++] = d->tag;
+    eng_list_free(list);
+}
+
+/* Fills a peer's socket buffers, as a peer faster than the gateway does. */
+static size_t flood(int fd)
+{
+    static const char chunk[4096] = {0};
+    size_t sent = 0;
+    for (;;) {
+        ssize_t w = send(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+        if (w <= 0)
+            return sent;
+        sent += (size_t)w;
+    }
+}
+
+/* Two sockets whose peers flood them, each with a repeating background recv of one byte:
+ * one socket's turn must end after a bounded number of deliveries, so that the other
+ * (and the HTTP side, and every other socket) gets its turn while data still flows.
+ * Before the turn budget, the first socket ready delivered all it held, byte by byte,
+ * before the second delivered anything. */
+static void test_one_busy_socket_cannot_starve_another(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g);
+    char ida[64], idb[64];
+    int pa = connected(&g, ida), pb = connected(&g, idb);
+    static struct interleaving log;
+    log.n = 0;
+    struct delivery_log da = {&log, 'a'}, db = {&log, 'b'};
+    struct eng_request req = {.cmd = ENG_CMD_RECV, .n = 1, .timeout = -1, .background = true,
+                              .repeat = true};
+    struct eng_list *now;
+    struct eng_op *op;
+    assert_int_equal(eng_exec(g.e, 0, ida, &req, log_delivery, &da, &now, &op), 0);
+    eng_list_free(now);
+    assert_int_equal(eng_exec(g.e, 0, idb, &req, log_delivery, &db, &now, &op), 0);
+    eng_list_free(now);
+    size_t held = flood(pa);
+    assert_true(flood(pb) > 0);
+    assert_true(held > 10000);
+    for (int i = 0; i < 10000 && log.n < sizeof(log.order); i++)
+        rig_turn(&g, 10);
+    /* The longest run of deliveries from one socket while both had data waiting. */
+    size_t longest = 0, run = 0;
+    for (size_t i = 0; i < log.n; i++) {
+        run = i > 0 && log.order[i] == log.order[i - 1] ? run + 1 : 1;
+        if (run > longest)
+            longest = run;
+    }
+    if (longest > 256)
+        fail_msg("one socket delivered %zu times in a row of %zu deliveries while the other "
+                 "had data too; a turn should end after a bounded few", longest, log.n);
+    close(pa);
+    close(pb);
+    rig_free(&g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_given_back_bytes_return_in_read_order),
+        cmocka_unit_test(test_one_busy_socket_cannot_starve_another),
+    };
+    return cmocka_run_group_tests_name("engine_sockets", tests, NULL, NULL);
+}
