@@ -9,6 +9,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
+const { callApi } = require('./jsl_sockets.js');
 
 /* The wasm module and web/jsl.js from a built web folder (build/web). */
 async function loadJsl(webDir) {
@@ -128,21 +129,7 @@ function createNodeHost({ gateway, token, onEvent, onNote }) {
   const note = onNote || (() => {});
   let stream = null;
 
-  async function request(method, p, body, signal) {
-    const headers = { ...auth };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const res = await fetch(base + p, {
-      method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed = null;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      parsed = null;
-    }
-    return { status: res.status, body: parsed, text };
-  }
+  const request = (method, p, body, signal) => callApi(base + p, method, auth, body, signal);
 
   async function listen() {
     if (!stream) {

@@ -87,6 +87,26 @@
     }
   }
 
+  /*
+   * One call of the gateway's API with fetch, for the hosts (the page, node): resolves to
+   * {status, body (the parsed JSON, or null), text}; a network failure rejects.
+   */
+  async function callApi(url, method, headers, body, signal) {
+    const h = { ...headers };
+    if (body !== undefined) h['Content-Type'] = 'application/json';
+    const res = await fetch(url, {
+      method, headers: h, signal, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      parsed = null;
+    }
+    return { status: res.status, body: parsed, text };
+  }
+
   /* A value as the API takes it: text, with data (send's stream, sendto's dgram) as
    * ascii~hex of its bytes, so a string goes out exactly as written. */
   function apiValue(interp, v, isData, what) {
@@ -243,5 +263,5 @@
     return true;
   }
 
-  return { builtins, send, deliver, DATA_COMMANDS, COMMANDS };
+  return { builtins, send, deliver, callApi, DATA_COMMANDS, COMMANDS };
 }));

@@ -8,26 +8,14 @@
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
+const { freePort } = require('../api/cluster.js');
 
 const root = path.resolve(__dirname, '..', '..');
 const build = path.resolve(root, process.env.SOCKGATE_BUILD || 'build');
 const webDir = path.join(build, 'web');
 const gatewayBin = path.join(build, 'sockgate');
-
-/* A free TCP port on loopback (bound, read, released). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const children = new Set();
 process.on('exit', () => {

@@ -30,18 +30,7 @@ test('the SPEC section 8 example runs as written, but for its port', async (t) =
   const answer = 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n' + 'sockgate '.repeat(5000);
   const server = await peers.fixedAnswerServer(Buffer.from(answer, 'latin1'));
   t.after(() => server.close());
-  const r = await run(`tCall = Socket();
-rc = tCall << connect("localhost", "${server.port}");
-If(rc[2] != "ok", Show(rc); Stop());
-tCall << Send(Char To Blob("GET / HTTP/1.0~0d~0a~0d~0a", "ascii~hex"));
-blob = Char To Blob("");
-While(1,
-    rc = tCall << recv(10000);
-    If(rc[2] == "ok", blob = blob || rc[3],
-       Starts With(rc[2], "CLOSED"), Break(),
-       Show(rc); Stop());
-);
-Show(Length(blob));`);
+  const r = await run(peers.specExample(server.port));
   assert.equal(r.out, `Length(blob) = ${answer.length}\n`);
   /* Several recv calls, the last answering CLOSED. */
   const recvs = r.calls.filter((c) => c.command === 'recv');

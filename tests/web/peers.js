@@ -1,7 +1,7 @@
 /*
  * Real local peers for the JSL tests, on 127.0.0.1 and free ports: a TCP server that
  * answers as a script tells it, an HTTP server, a UDP echo, and a client that connects
- * to a port a JSL script listens on.
+ * to a port a JSL script listens on; and SPEC section 8's example script.
  */
 'use strict';
 
@@ -93,4 +93,20 @@ function httpGet(url) {
   });
 }
 
-module.exports = { tcpServer, fixedAnswerServer, httpServer, udpEcho, talk, httpGet };
+/* SPEC.md section 8's example script, word for word but for the port it connects to. */
+function specExample(port) {
+  return `tCall = Socket();
+rc = tCall << connect("localhost", "${port}");
+If(rc[2] != "ok", Show(rc); Stop());
+tCall << Send(Char To Blob("GET / HTTP/1.0~0d~0a~0d~0a", "ascii~hex"));
+blob = Char To Blob("");
+While(1,
+    rc = tCall << recv(10000);
+    If(rc[2] == "ok", blob = blob || rc[3],
+       Starts With(rc[2], "CLOSED"), Break(),
+       Show(rc); Stop());
+);
+Show(Length(blob));`;
+}
+
+module.exports = { tcpServer, fixedAnswerServer, httpServer, udpEcho, talk, httpGet, specExample };

@@ -60,18 +60,7 @@ const gw = () => ['--gateway', gateway.base, '--token', gateway.token];
 test('a script that runs to its end prints its log and exits 0', async (t) => {
   const server = await peers.fixedAnswerServer('HTTP/1.0 200 OK\r\n\r\nhello');
   t.after(() => server.close());
-  const file = script(`tCall = Socket();
-rc = tCall << connect("localhost", "${server.port}");
-If(rc[2] != "ok", Show(rc); Stop());
-tCall << Send(Char To Blob("GET / HTTP/1.0~0d~0a~0d~0a", "ascii~hex"));
-blob = Char To Blob("");
-While(1,
-    rc = tCall << recv(10000);
-    If(rc[2] == "ok", blob = blob || rc[3],
-       Starts With(rc[2], "CLOSED"), Break(),
-       Show(rc); Stop());
-);
-Show(Length(blob));
+  const file = script(`${peers.specExample(server.port)}
 Write(Blob To Char(blob));`);
   const r = await jsl([...gw(), file]);
   assert.deepEqual(r, { code: 0, signal: null, stdout: 'Length(blob) = 24\nHTTP/1.0 200 OK\r\n\r\nhello', stderr: '' });
