@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <poll.h>
 #include <sys/epoll.h>
 
 #include "connlimit.h"
@@ -355,6 +356,16 @@ static void mhd_due(struct eng_timer *t)
     mhd_drive((struct srv *)((char *)t - offsetof(struct srv, mhd_timer)));
 }
 
+/* libmicrohttpd's panic aborts the process: its reason must reach the log first, which
+ * is buffered (log.h). */
+static void mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+    log_line(cls, "libmicrohttpd panic at %s:%u: %s", file ? file : "?", line,
+             reason ? reason : "no reason given");
+    fflush(stderr);
+    abort();
+}
+
 int srv_http_start(struct srv *s)
 {
     const struct cfg *cfg = s->cfg;
@@ -370,6 +381,7 @@ int srv_http_start(struct srv *s)
     unsigned hard_cap = cfg->max_connections == 0 || cfg->max_connections > UINT_MAX - 256
                             ? UINT_MAX
                             : cfg->max_connections + 256;
+    MHD_set_panic_func(mhd_panic, (void *)s->cfg);
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, access_handler, s,
         /* First, as libmicrohttpd asks, so that no message escapes it. */
@@ -397,6 +409,23 @@ int srv_http_start(struct srv *s)
         return -1;
     }
     return 0;
+}
+
+void srv_http_drain(struct srv *s, uint64_t deadline_ms)
+{
+    while (s->mhd && s->active_requests > 0) {
+        uint64_t now = eng_now_ms();
+        if (now >= deadline_ms)
+            break;
+        MHD_run(s->mhd);
+        if (s->active_requests == 0)
+            break;
+        /* The daemon's own epoll fd says when there is more to do; a resume made by the
+         * run above has no descriptor, hence the short wait. */
+        struct pollfd p = {.fd = s->mhd_watch.fd, .events = POLLIN};
+        uint64_t left = deadline_ms - now;
+        poll(&p, 1, left < 20 ? (int)left : 20);
+    }
 }
 
 void srv_http_stop(struct srv *s)

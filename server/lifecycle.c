@@ -207,8 +207,28 @@ int srv_open(struct srv *s, struct cfg *cfg)
     return 0;
 }
 
+int srv_run(struct srv *s)
+{
+    int rc = eng_loop_run(s->loop);
+    if (rc < 0) {
+        /* The loop cannot wait any more (epoll_wait failed): nothing new can be served,
+         * but what is in flight is answered, as on SIGTERM, by driving the daemon alone. */
+        log_line(s->cfg, "the event loop failed (epoll_wait: %s): answering what is in flight "
+                         "and stopping", strerror(-rc));
+        begin_shutdown(s);
+        srv_http_drain(s, eng_now_ms() + SHUTDOWN_GRACE_MS);
+    }
+    return rc;
+}
+
 void srv_close(struct srv *s)
 {
+    if (s->mhd && !s->stopping) {
+        /* An exit that did not come through a shutdown still answers every wait and ends
+         * every stream: libmicrohttpd cannot stop with a connection suspended. */
+        begin_shutdown(s);
+        srv_http_drain(s, eng_now_ms() + SHUTDOWN_GRACE_MS);
+    }
     if (s->loop) {
         eng_timer_stop(s->loop, &s->idle_timer);
         eng_timer_stop(s->loop, &s->grace_timer);

@@ -18,7 +18,7 @@ int main(int argc, char **argv)
     }
     struct srv s;
     int exit_code = 1;
-    if (srv_open(&s, &cfg) == 0 && eng_loop_run(s.loop) == 0)
+    if (srv_open(&s, &cfg) == 0 && srv_run(&s) == 0)
         exit_code = 0;
     srv_close(&s);
     if (exit_code == 0)

@@ -102,15 +102,23 @@ enum MHD_Result static_serve(struct srv_req *r, const char *url);
 
 /* Builds the server on a new loop (lifecycle.c): policy, engine, events, metrics, the
  * HTTP daemon, signals. Returns 0, or -1 after printing why; srv_close cleans up either
- * way. Run the loop (eng_loop_run) in between: it ends after SIGTERM or SIGINT, once
- * every wait has been answered. */
+ * way. Run the loop with srv_run in between: it ends after SIGTERM or SIGINT, once every
+ * wait has been answered. */
 int srv_open(struct srv *s, struct cfg *cfg);
+/* Runs the loop. Returns 0 after a shutdown by signal. When the loop itself fails, logs
+ * why, answers what is in flight as a shutdown does, and returns the loop's -errno. */
+int srv_run(struct srv *s);
+/* Every exit ends here: whatever has not been answered is, as SIGTERM does, before the
+ * daemon stops; then everything is freed and the log flushed. */
 void srv_close(struct srv *s);
 
 /* Starts the daemon on the loop: it runs when its epoll fd is ready, when its own
  * timeout is due, and right after a resume; nothing else drives it. Returns 0 or -1
  * after printing why. */
 int srv_http_start(struct srv *s);
+/* Drives the daemon on its own, without the loop, until no request is in flight or the
+ * deadline (eng_now_ms) passes: how answers still go out when the loop cannot run. */
+void srv_http_drain(struct srv *s, uint64_t deadline_ms);
 /* Stops the daemon: libmicrohttpd closes every connection, suspended ones too, and
  * completes their requests (request_completed gives unsent data back). */
 void srv_http_stop(struct srv *s);

@@ -20,6 +20,7 @@
 #include "cmd_util.h"
 #include "harness.h"
 #include "srv_util.h"
+#include "sse.h"
 
 /* Starts the server with the shim `name` preloaded and `extra_env` added. */
 static void start_with_shim(struct hx_server *s, const char *name, const char *const *args,
@@ -83,10 +84,72 @@ static void test_sendto_enobufs_does_not_spin(void **state)
     assert_int_equal(cu_stop(&srv), 0);
 }
 
+/* The exit status of a server that exits by itself within ms, or -1. */
+static int wait_exit(struct hx_server *s, int ms)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* The event loop's epoll_wait fails while a recv waits and an event stream listens: the
+ * server says why in its log, answers the recv as SIGTERM would (CLOSED, the server is
+ * shutting down), ends the stream, and exits 1 by itself. It used to exit without a word,
+ * or abort inside libmicrohttpd (a suspended connection at MHD_stop_daemon), the waiting
+ * client left with a reset. */
+static void test_failing_loop_is_loud_and_answers(void **state)
+{
+    (void)state;
+    struct hx_server srv;
+    start_with_shim(&srv, "epoll_fail", NULL, NULL);
+    char id[64], path[128];
+    int peer;
+    cu_connected_pair(&srv, false, id, &peer);
+    snprintf(path, sizeof(path), "/sockets/%s/recv", id);
+    int waiting = hx_send_only(&srv, "POST", path, "[100]");
+    struct sse_stream st;
+    sse_open(&st, srv.port, NULL);
+    for (int i = 0; i < 300; i++) {
+        struct hx_response r;
+        cu_reqf(&srv, "GET", NULL, &r, "/sockets/%s", id);
+        const cJSON *pending = cJSON_GetObjectItemCaseSensitive(r.json, "pending");
+        bool waits = cJSON_IsNumber(pending) && pending->valuedouble == 1;
+        hx_response_free(&r);
+        if (waits)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(kill(srv.pid, SIGUSR2), 0);
+
+    struct hx_response r;
+    hx_read_response(waiting, 5000, &r);
+    close(waiting);
+    cu_expect_err(&r, 200, "recv", "CLOSED");
+    assert_non_null(strstr(hx_elem(&r, 1), "shutting down"));
+    hx_response_free(&r);
+    struct sse_event ev;
+    assert_int_equal(sse_next(&st, 5000, &ev), -1); /* the stream ended */
+    sse_close(&st);
+    assert_int_equal(wait_exit(&srv, 10000), 1);
+    static char log[65536];
+    su_read_log(&srv, log, sizeof(log));
+    if (!strstr(log, "event loop failed") || !strstr(log, "Invalid argument"))
+        fail_msg("the log does not say that the loop failed, and why:\n%s", log);
+    assert_int_equal(cu_log_clean(&srv), 0);
+    close(peer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sendto_enobufs_does_not_spin, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_failing_loop_is_loud_and_answers, su_stop_leftovers),
     };
     return cmocka_run_group_tests_name("faults_shim", tests, NULL, NULL);
 }
