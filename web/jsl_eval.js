@@ -79,6 +79,7 @@
       this.callbacks = new Set();     /* callback names this session armed */
       this.pending = [];              /* delivered callback lists, in arrival order */
       this.lastAnswerOk = true;       /* whether the latest socket message answered ok */
+      this.inCallback = false;        /* a callback is running */
     }
 
     /* ---- variables ------------------------------------------------------------------ */
@@ -154,8 +155,8 @@
           case 'missing': return MISSING;
           case 'string': return node.value;
           case 'name': return this.evalName(node);
-          case 'glue': return this.evalGlue(node);
-          case 'list': return this.evalList(node);
+          case 'glue': return await this.evalGlue(node);
+          case 'list': return await this.evalList(node);
           case 'call': return await this.evalCall(node);
           case 'index': return this.subscript(await this.eval(node.target),
             await this.evalIndices(node), node);
@@ -469,8 +470,10 @@
       return EMPTY;
     }
 
-    /* Runs the delivered callbacks one at a time, each in its own error scope. */
+    /* Runs the delivered callbacks one at a time, each in its own error scope; a Wait()
+     * inside a callback runs none, so that they never nest. */
     async runPending() {
+      if (this.inCallback) return;
       while (this.pending.length) {
         if (this.run.stopped) throw new V.StopSignal(true);
         await this.runCallback(this.pending.shift());
@@ -482,6 +485,7 @@
       const savedFrame = this.frame;
       const savedDepth = this.depth;
       const savedSource = this.source;
+      this.inCallback = true;
       try {
         if (!V.isFunction(fn)) {
           throw new JslError(`the callback ${text} is not a function (an event arrived for it: ` +
@@ -505,6 +509,7 @@
         this.frame = savedFrame;
         this.depth = savedDepth;
         this.source = savedSource;
+        this.inCallback = false;
       }
     }
   }
