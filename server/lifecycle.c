@@ -191,6 +191,7 @@ int srv_open(struct srv *s, struct cfg *cfg)
         .max_waits = cfg->max_waits,
         .allow_bind_any = cfg->allow_bind,
         .policy = s->policy,
+        .tls_handshake_timeout = cfg->tls_handshake_timeout,
     };
     s->eng = eng_new(s->loop, &ec);
     s->metrics = metrics_new();
