@@ -51,6 +51,9 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# server/openapi.c builds the API's description into the binary (.incbin).
+$(BUILD)/obj/server/openapi.o: server/openapi.json
+
 $(BUILD)/libengine.a: $(ENGINE_OBJ) $(WEB_C_OBJ)
 	$(Q)$(AR) rcs $@ $^
 $(BUILD)/libserver.a: $(SERVER_OBJ)

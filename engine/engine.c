@@ -97,7 +97,7 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg)
     if (cfg->node && cfg->node[0])
         snprintf(e->node, sizeof(e->node), "%s", cfg->node);
     e->cfg.node = e->node;
-    e->next_num = 1;
+    e->next_num = cfg->first_id ? cfg->first_id : 1;
     eng_timer_init(&e->kick_timer, kick_run);
     eng_hook_init(&e->collect_hook, collect_before_sleep);
     e->buckets = calloc(ENGI_HASH_BUCKETS, sizeof(*e->buckets));

@@ -110,6 +110,8 @@ typedef void (*eng_done_fn)(void *ctx, struct eng_list *list);
 
 struct eng_config {
     const char *node;           /* id prefix ("gw2" gives "gw2.s1"); NULL or "" for none */
+    uint64_t first_id;          /* number of the first socket id (0: 1), past every id an
+                                 * earlier run of the gateway gave out */
     double max_wait;            /* seconds a blocking command waits at most */
     size_t max_sockets;         /* open sockets in total */
     size_t max_sockets_per_owner; /* open sockets per owner, accepted ones included; 0: none */
