@@ -146,6 +146,15 @@ test('a run of every command gets answers that match the description', async (t)
   await answer('POST', `/sockets/${d}/bind`, ['0.0.0.0', 0], 403, /^DENIED: /);
   await answer('POST', `/sockets/${d}/connect`, ['no-such-host.invalid', 80], 200, /^HOSTNOTFOUND: /);
 
+  /* TLS (SPEC §11) with a peer that speaks none (it echoes the hello): TLS: why. */
+  const tl = await create();
+  await answer('POST', `/sockets/${tl}/connect`,
+    { socketname: '127.0.0.1', port: peer.port, tls: true, servername: 'localhost', timeout: 2 }, 200, /^TLS: /);
+  const st = await create();
+  await answer('POST', `/sockets/${st}/connect`, ['127.0.0.1', peer.port], 200, /^ok$/);
+  await answer('POST', `/sockets/${st}/starttls`, { verify: false, timeout: 2 }, 200, /^TLS: /);
+  await answer('POST', `/sockets/${st}/starttls`, { nonsense: 1 }, 400, /^INVAL: /);
+
   /* A server socket: blocking accept and acceptfast, then background accept and recv. */
   const l = await create();
   await answer('POST', `/sockets/${l}/bind`, { localhost: '127.0.0.1', port: 0 }, 200, /^ok$/);
