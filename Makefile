@@ -11,7 +11,7 @@ CC ?= cc
 
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -D_GNU_SOURCE -Iengine -Iserver -Iweb \
-	$(shell pkg-config --cflags libmicrohttpd libcjson libcares 2>/dev/null)
+	$(shell pkg-config --cflags libmicrohttpd libcjson libcares gnutls 2>/dev/null)
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS_SAN := -fsanitize=address,undefined
@@ -21,7 +21,7 @@ LDFLAGS_SAN :=
 endif
 CFLAGS ?=
 override CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
-LDLIBS_SERVER := $(shell pkg-config --libs libmicrohttpd libcjson libcares 2>/dev/null) -lm
+LDLIBS_SERVER := $(shell pkg-config --libs libmicrohttpd libcjson libcares gnutls 2>/dev/null) -lm
 LDLIBS_TEST := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 ENGINE_SRC := $(wildcard engine/*.c)
@@ -50,6 +50,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# server/openapi.c builds the API's description into the binary (.incbin).
+$(BUILD)/obj/server/openapi.o: server/openapi.json
 
 $(BUILD)/libengine.a: $(ENGINE_OBJ) $(WEB_C_OBJ)
 	$(Q)$(AR) rcs $@ $^

@@ -105,7 +105,7 @@ frontend sockgate
     tcp-request connection track-sc0 src
 
     # The node a request is for: the prefix of the socket id, else ?node=NAME.
-    http-request set-var(txn.node) path,field(3,/),regsub('[.][^.]*\$','') if { path_reg ^/sockets/[^/]+\.[^/.]+(/|\$) }
+    http-request set-var(txn.node) path,field(3,/),regsub('[.][^.]*\$','') if { path_reg ^/sockets/[^/]+\.s[0-9]+(/|\$) }
     http-request set-var(txn.node) url_param(node) if !{ var(txn.node) -m found } { url_param(node) -m found }
 
     # Element 1 of the answers the router makes, as the gateway would name the request.
@@ -118,6 +118,7 @@ frontend sockgate
     http-request set-var(txn.cmd) str(events) if { path_reg ^/events/?\$ }
     http-request set-var(txn.cmd) str(metrics) if { path_reg ^/metrics/?\$ }
     http-request set-var(txn.cmd) str(healthz) if { path /healthz }
+    http-request set-var(txn.cmd) str(openapi) if { path /openapi.json }
     http-request set-var(txn.down) str("no gateway is answering")
     http-request set-var-fmt(txn.down) "gateway %[var(txn.node)] is not answering" if { var(txn.node) -m found }
 
@@ -184,7 +185,7 @@ nginx_http() {
 
 # The node a request is for: the prefix of the socket id, else ?node=NAME.
 map \$uri \$sockgate_id_node {
-    "~^/sockets/(?<sockgate_prefix>[^/]+)\.[^./]+(/.*)?\$" \$sockgate_prefix;
+    "~^/sockets/(?<sockgate_prefix>[^/]+)\.s[0-9]+(/.*)?\$" \$sockgate_prefix;
     default "";
 }
 map "\$sockgate_id_node|\$arg_node" \$sockgate_node {
@@ -215,6 +216,8 @@ EOF
     cat <<EOF
     "~^[A-Z]+ /events/?\$" events;
     "~^[A-Z]+ /metrics/?\$" metrics;
+    "~^[A-Z]+ /healthz\$" healthz;
+    "~^[A-Z]+ /openapi\.json\$" openapi;
     default request;
 }
 

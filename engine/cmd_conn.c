@@ -112,11 +112,12 @@ struct eng_list *engi_cmd_ioctl(struct eng_socket *s, const struct eng_request *
         s->nonblocking = req->ioctl_value;
         return engi_list_new(ENG_CMD_IOCTL);
     }
-    int avail = 0;
-    if (ioctl(s->fd, FIONREAD, &avail) < 0)
-        return engi_list_err(ENG_CMD_IOCTL, -errno, NULL);
+    /* Bytes a recv would return: given back, and for TLS decrypted (see transport.c). */
+    long avail = engi_tx_readable(s);
+    if (avail < 0)
+        return engi_list_err(ENG_CMD_IOCTL, (int)avail, NULL);
     char num[32];
-    snprintf(num, sizeof(num), "%zu", (size_t)avail + s->pushback_bytes);
+    snprintf(num, sizeof(num), "%ld", avail);
     struct eng_list *l = engi_list_new(ENG_CMD_IOCTL);
     if (l)
         engi_list_add_str(l, num);
@@ -258,6 +259,23 @@ void engi_connect_abort(struct eng_op *op)
         op->sock->state = unconnected_state(op->sock);
 }
 
+/* The TCP connection is made: the connect answers, or its TLS handshake begins. The
+ * name it was given is kept as starttls's default name to check. */
+static int connect_made(struct eng_op *op)
+{
+    struct eng_socket *s = op->sock;
+    op->phase = ENGI_PH_READY;
+    free(s->connected_name);
+    s->connected_name = op->dest ? strdup(op->dest->host) : NULL;
+    if (op->tls) {
+        s->state = ENGI_CONNECTING; /* until the handshake is done */
+        return engi_tls_start(op);
+    }
+    s->state = ENGI_CONNECTED;
+    engi_op_finish(op, engi_list_new(ENG_CMD_CONNECT));
+    return 1;
+}
+
 /* Tries the addresses from op->addr_index on; finishes op unless one is in progress. */
 static int connect_next(struct eng_op *op, int last_err)
 {
@@ -265,11 +283,8 @@ static int connect_next(struct eng_op *op, int last_err)
     struct engi_dest *d = op->dest;
     while (d && d->addr_index < d->naddrs) {
         struct sockaddr_storage *ss = &d->addrs[d->addr_index];
-        if (connect(s->fd, (struct sockaddr *)ss, engi_addr_len(ss)) == 0) {
-            s->state = ENGI_CONNECTED;
-            engi_op_finish(op, engi_list_new(ENG_CMD_CONNECT));
-            return 1;
-        }
+        if (connect(s->fd, (struct sockaddr *)ss, engi_addr_len(ss)) == 0)
+            return connect_made(op);
         if (errno == EINPROGRESS || errno == EINTR) {
             s->state = ENGI_CONNECTING;
             op->phase = ENGI_PH_CONNECTING;
@@ -292,6 +307,8 @@ int engi_try_connect(struct eng_op *op)
     struct eng_socket *s = op->sock;
     if (op->phase == ENGI_PH_RESOLVING)
         return 0;
+    if (op->phase == ENGI_PH_HANDSHAKE)
+        return engi_try_handshake(op);
     if (op->phase == ENGI_PH_READY && s->type == SOCK_STREAM && s->state == ENGI_CONNECTED) {
         /* After a non-blocking connect completed, Linux answers the next connect() with 0
          * whatever its address: a second connect would say "ok" and go nowhere. */
@@ -308,15 +325,24 @@ int engi_try_connect(struct eng_op *op)
             len = sizeof(peer);
             if (getpeername(s->fd, (struct sockaddr *)&peer, &len) < 0)
                 return 0; /* still in progress: we were run for another reason */
-            s->state = ENGI_CONNECTED;
-            op->phase = ENGI_PH_READY;
-            engi_op_finish(op, engi_list_new(ENG_CMD_CONNECT));
-            return 1;
+            return connect_made(op);
         }
         op->phase = ENGI_PH_READY;
         connect_reset(s);
         op->dest->addr_index++;
         return connect_next(op, -err);
+    }
+    if (op->tls) {
+        /* Bad TLS arguments are told before any connection is made. */
+        char why[200];
+        int rc = s->type == SOCK_STREAM ? engi_tls_opts_prepare(s->e, op->tls, why, sizeof(why))
+                                        : ENG_EINVAL;
+        if (rc < 0) {
+            engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, rc, "%s",
+                                             s->type == SOCK_STREAM ? why
+                                                                    : "TLS needs a STREAM socket"));
+            return 1;
+        }
     }
     if (!op->dest)
         return connect_next(op, ENG_EINVAL);

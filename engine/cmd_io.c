@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "engine_int.h"
 
@@ -104,9 +103,7 @@ int engi_try_recv(struct eng_op *op)
     uint8_t *dst = s->e->scratch;
     char *owned = NULL;
     if (cap > ENGI_SCRATCH_SIZE) {
-        int avail = 0;
-        if (ioctl(s->fd, FIONREAD, &avail) == 0 && avail > 0 && (size_t)avail < cap)
-            cap = (size_t)avail > ENGI_SCRATCH_SIZE ? (size_t)avail : ENGI_SCRATCH_SIZE;
+        cap = engi_tx_read_hint(s, cap);
         if (cap > ENGI_SCRATCH_SIZE) {
             owned = malloc(cap + 1);
             if (!owned) {
@@ -118,13 +115,13 @@ int engi_try_recv(struct eng_op *op)
     }
     struct sockaddr_storage from;
     socklen_t fromlen = sizeof(from);
-    ssize_t r = recvfrom(s->fd, dst, cap, 0, (struct sockaddr *)&from, &fromlen);
+    ssize_t r = engi_tx_recv(s, dst, cap, (struct sockaddr *)&from, &fromlen);
     if (r < 0) {
-        int err = errno;
         free(owned);
-        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+        if (r == -EAGAIN)
             return 0;
-        engi_op_finish(op, engi_list_err(op->cmd, -err, NULL));
+        engi_op_finish(op, r == ENG_ETLS ? engi_list_err(op->cmd, ENG_ETLS, "%s", engi_tls_why(s))
+                                         : engi_list_err(op->cmd, (int)r, NULL));
         return 1;
     }
     if (r == 0 && s->type == SOCK_STREAM) {
@@ -230,17 +227,12 @@ int engi_try_send(struct eng_op *op)
     /* A datagram goes whole or not at all; a stream takes what fits and waits for more. */
     for (;;) {
         size_t left = op->data_len - op->data_off;
-        ssize_t w = sendto(s->fd, op->data + op->data_off, left, MSG_NOSIGNAL, dest, destlen);
+        ssize_t w = engi_tx_send(s, op->data + op->data_off, left, dest, destlen);
         if (w < 0) {
-            int err = errno;
-            if (err == EINTR)
-                continue;
-            /* Only a full send buffer is worth waiting for: its EPOLLOUT comes once
-             * there is room. ENOBUFS (a full device queue) is answered, since a datagram
-             * socket polls writable all along and waiting for EPOLLOUT would spin. */
-            if (err == EAGAIN || err == EWOULDBLOCK)
+            if (w == -EAGAIN)
                 return 0;
-            engi_op_finish(op, engi_send_answer(op, -err, NULL));
+            engi_op_finish(op, engi_send_answer(op, (int)w,
+                                                w == ENG_ETLS ? engi_tls_why(s) : NULL));
             return 1;
         }
         op->data_off += (size_t)w;

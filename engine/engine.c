@@ -25,7 +25,7 @@ static const char *const cmd_names[ENG_CMD_COUNT] = {
     [ENG_CMD_SENDTO] = "sendto",       [ENG_CMD_RECV] = "recv",
     [ENG_CMD_RECVFROM] = "recvfrom",   [ENG_CMD_GETPEERNAME] = "getpeername",
     [ENG_CMD_GETSOCKNAME] = "getsockname", [ENG_CMD_IOCTL] = "ioctl",
-    [ENG_CMD_CLOSE] = "close",
+    [ENG_CMD_CLOSE] = "close",          [ENG_CMD_STARTTLS] = "starttls",
 };
 
 const char *eng_cmd_name(enum eng_cmd cmd)
@@ -97,7 +97,7 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg)
     if (cfg->node && cfg->node[0])
         snprintf(e->node, sizeof(e->node), "%s", cfg->node);
     e->cfg.node = e->node;
-    e->next_num = 1;
+    e->next_num = cfg->first_id ? cfg->first_id : 1;
     eng_timer_init(&e->kick_timer, kick_run);
     eng_hook_init(&e->collect_hook, collect_before_sleep);
     e->buckets = calloc(ENGI_HASH_BUCKETS, sizeof(*e->buckets));
@@ -126,6 +126,7 @@ void eng_free(struct eng *e)
     collect_dead(e);
     eng_loop_remove_before_sleep(e->loop, &e->collect_hook);
     eng_timer_stop(e->loop, &e->kick_timer);
+    engi_tls_engine_free(e);
     engi_resolver_free(e->resolver);
     free(e->buckets);
     free(e);
@@ -257,6 +258,7 @@ void engi_socket_close(struct eng_socket *s, int code)
         s->kicked = false;
     }
     eng_watch_set(s->e->loop, &s->watch, 0);
+    engi_tls_close(s);
     close(s->fd);
     s->fd = -1;
     s->state = ENGI_CLOSED;
@@ -276,6 +278,7 @@ static void collect_dead(struct eng *e)
             s->pushback = c->next;
             free(c);
         }
+        free(s->connected_name);
         free(s);
     }
     engi_resolver_collect(e->resolver);
@@ -360,6 +363,7 @@ static void socket_fill_info(const struct eng_socket *s, struct eng_socket_info 
     info->pending = queue_len(&s->readq) + queue_len(&s->writeq);
     info->created_unix_ms = s->created_ms;
     info->last_used_unix_ms = s->used_ms;
+    info->tls = engi_tls_state_name(s);
 }
 
 int eng_socket_info(struct eng *e, int owner, const char *id, struct eng_socket_info *info)
@@ -421,6 +425,7 @@ bool eng_cmd_waits(enum eng_cmd cmd)
     case ENG_CMD_SENDTO:
     case ENG_CMD_RECV:
     case ENG_CMD_RECVFROM:
+    case ENG_CMD_STARTTLS:
         return true;
     default:
         return false;
@@ -495,7 +500,8 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
             return *now ? 0 : -ENOMEM;
         }
     }
-    if (s->nonblocking && req->cmd != ENG_CMD_CONNECT) {
+    /* connect and starttls answer once done, even on a non-blocking socket (SPEC 3). */
+    if (s->nonblocking && req->cmd != ENG_CMD_CONNECT && req->cmd != ENG_CMD_STARTTLS) {
         if (op->accepted)
             /* An accept that took a connection and waits only on the peer's name answers
              * now, with the address: WOULDBLOCK would lose the connection. */

@@ -36,18 +36,30 @@ enum eng_cmd {
     ENG_CMD_GETSOCKNAME,
     ENG_CMD_IOCTL,
     ENG_CMD_CLOSE,
+    ENG_CMD_STARTTLS,
     ENG_CMD_COUNT
 };
 
 /* The lower-case name of a command ("acceptfast"). */
 const char *eng_cmd_name(enum eng_cmd cmd);
 /* True for the commands that may wait: accept, acceptfast, connect, send, sendto, recv,
- * recvfrom. */
+ * recvfrom, starttls. */
 bool eng_cmd_waits(enum eng_cmd cmd);
 /* Finds a command by name, case-insensitively. Returns 0 or -EINVAL. */
 int eng_cmd_from_name(const char *name, enum eng_cmd *out);
 
 enum eng_ioctl { ENG_IOCTL_FIONBIO, ENG_IOCTL_FIONREAD };
+
+/* The TLS arguments of connect and starttls (SPEC section 11). All zero: no TLS on
+ * connect; verification on. Strings are borrowed for the call and NUL-terminated. */
+struct eng_tls_args {
+    bool on;                    /* connect: speak TLS once connected */
+    const char *servername;     /* SNI and the name checked; NULL: the socketname */
+    bool no_verify;             /* verify=false: any certificate is accepted */
+    const char *ca;             /* PEM CAs trusted instead of the system's, or NULL */
+    const char *cert;           /* PEM client certificate (chain), or NULL */
+    const char *key;            /* PEM private key of cert, or NULL */
+};
 
 /* A parsed command. Fields a command does not use are ignored. */
 struct eng_request {
@@ -64,6 +76,7 @@ struct eng_request {
     bool ioctl_value;           /* ioctl FIONBIO: 1 = non-blocking */
     bool background;            /* accept/recv/recvfrom run with a callback */
     bool repeat;                /* background: re-arm after every delivery */
+    struct eng_tls_args tls;    /* connect, starttls */
 };
 
 /* One element of an answer. Data elements hold raw bytes the caller must encode. */
@@ -97,12 +110,15 @@ typedef void (*eng_done_fn)(void *ctx, struct eng_list *list);
 
 struct eng_config {
     const char *node;           /* id prefix ("gw2" gives "gw2.s1"); NULL or "" for none */
+    uint64_t first_id;          /* number of the first socket id (0: 1), past every id an
+                                 * earlier run of the gateway gave out */
     double max_wait;            /* seconds a blocking command waits at most */
     size_t max_sockets;         /* open sockets in total */
     size_t max_sockets_per_owner; /* open sockets per owner, accepted ones included; 0: none */
     size_t max_waits;           /* operations in progress in total */
     bool allow_bind_any;        /* bind to non-loopback addresses and ports below 1024 */
     const struct eng_policy *policy; /* destination check for connect/sendto; NULL: all */
+    double tls_handshake_timeout; /* seconds a TLS handshake may take; 0: 10 */
 };
 
 /* Creates an engine on `loop`. It plugs in by itself: its sockets and the resolver's are
@@ -151,6 +167,7 @@ struct eng_socket_info {
     uint64_t bytes_in, bytes_out;
     unsigned pending;           /* operations waiting */
     int64_t created_unix_ms, last_used_unix_ms;
+    const char *tls;            /* "" (plain) | "handshake" | "on" | "failed" */
 };
 
 /* Fills *info for socket `id` of `owner`. Returns 0 or ENG_ENOTSOCK. */

@@ -9,6 +9,7 @@
 
 #include "engine.h"
 #include "loop.h"
+#include "tls.h"
 
 #define ENGI_HASH_BUCKETS 65536u      /* socket table buckets (power of two) */
 #define ENGI_SCRATCH_SIZE 65536u      /* recv scratch for small reads */
@@ -64,12 +65,15 @@ struct eng_socket {
     struct eng_socket *all_prev, *all_next; /* creation order */
     struct eng_socket *kick_next;    /* kick list */
     struct eng_socket *dead_next;    /* closed, freed before the loop next sleeps */
+    struct engi_tls *tls;            /* TLS state once a handshake began, or NULL */
+    char *connected_name;            /* the name connect was given: starttls checks it */
 };
 
 enum engi_phase {
     ENGI_PH_READY,                   /* waiting on the socket's readiness */
     ENGI_PH_RESOLVING,               /* waiting on a name lookup */
     ENGI_PH_CONNECTING,              /* connect() in progress */
+    ENGI_PH_HANDSHAKE,               /* connect with tls, starttls: TLS handshake */
 };
 
 struct engi_resolve;
@@ -110,6 +114,8 @@ struct eng_op {
     struct engi_resolve *resolve;    /* name lookup in flight, or NULL */
     struct engi_dest *dest;          /* connect/sendto to a name: owned, else NULL */
     struct engi_accepted *accepted;  /* accept waiting on a peer's name: owned, else NULL */
+    struct engi_tls_opts *tls;       /* connect with tls, starttls: owned options */
+    bool handshake_deadline;         /* its timer is the handshake's own deadline */
 };
 
 struct eng {
@@ -128,6 +134,7 @@ struct eng {
     size_t nwaits;                   /* operations in progress */
     uint64_t bytes_in, bytes_out;    /* totals */
     struct engi_resolver *resolver;  /* c-ares state */
+    struct engi_tls_shared *tls_shared; /* system trust for TLS, loaded on first use */
     uint8_t scratch[ENGI_SCRATCH_SIZE]; /* small reads land here first */
 };
 
@@ -191,6 +198,18 @@ void engi_connect_abort(struct eng_op *op);
 struct eng_list *engi_accept_settle(struct eng_op *op);
 /* Answer of a send or sendto that stops now: ok or error, with the unsent part. */
 struct eng_list *engi_send_answer(struct eng_op *op, int code, const char *detail);
+
+/* TLS as an operation (cmd_tls.c). */
+/* Starts the handshake of op (a connect that has connected, or a starttls) under its own
+ * deadline. Returns 1 when op finished, 0 when it waits. */
+int engi_tls_start(struct eng_op *op);
+/* Advances op's handshake; 1 when op finished, 0 when it waits. */
+int engi_try_handshake(struct eng_op *op);
+int engi_try_starttls(struct eng_op *op);
+/* The answer of an op whose handshake ran past its deadline (the socket's TLS fails). */
+struct eng_list *engi_handshake_timed_out(struct eng_op *op);
+/* Withdraws op from its handshake (the socket's TLS fails). */
+void engi_handshake_cancel(struct eng_op *op);
 
 /* Resolver (resolve.c). */
 struct engi_resolver *engi_resolver_new(struct eng *e);

@@ -24,6 +24,8 @@ static const struct err_entry err_table[] = {
     {ENG_EAUTH, "AUTH", "missing or wrong credential"},
     {ENG_ELIMIT, "LIMIT", "a configured limit was reached"},
     {ENG_ESHUTDOWN, "SHUTDOWN", "the server is shutting down"},
+    {ENG_ETLS, "TLS", "the TLS handshake failed"},
+    {ENG_EMISDIRECTED, "MISDIRECTED", "the request is for another node"},
     {-EAGAIN, "WOULDBLOCK", "the operation would block"},
     {-EINPROGRESS, "INPROGRESS", "operation now in progress"},
     {-EALREADY, "ALREADY", "operation already in progress"},

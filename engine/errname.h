@@ -19,6 +19,8 @@ enum {
     ENG_EAUTH = -20006,        /* missing or wrong credential */
     ENG_ELIMIT = -20007,       /* a configured limit was reached */
     ENG_ESHUTDOWN = -20008,    /* the server is shutting down */
+    ENG_ETLS = -20009,         /* a TLS handshake or certificate check failed */
+    ENG_EMISDIRECTED = -20020, /* the request is for another node (SPEC §12) */
 };
 
 /* The NAME part for a code: "CONNREFUSED", "WOULDBLOCK" (for EAGAIN), "CLOSED", ...

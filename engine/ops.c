@@ -52,11 +52,19 @@ struct eng_op *engi_op_new(struct eng_socket *s, const struct eng_request *req,
             memcpy(op->data, req->data, req->data_len);
         op->data_len = req->data_len;
     }
+    if (((req->cmd == ENG_CMD_CONNECT && req->tls.on) || req->cmd == ENG_CMD_STARTTLS) &&
+        engi_tls_opts_new(&req->tls, req->cmd == ENG_CMD_CONNECT ? req->host : s->connected_name,
+                          &op->tls) < 0) {
+        free(op->data);
+        free(op);
+        return NULL;
+    }
     if ((req->cmd == ENG_CMD_CONNECT || (req->cmd == ENG_CMD_SENDTO && req->has_port)) &&
         req->host) {
         size_t len = strlen(req->host);
         op->dest = calloc(1, sizeof(*op->dest) + len + 1);
         if (!op->dest) {
+            engi_tls_opts_free(op->tls);
             free(op->data);
             free(op);
             return NULL;
@@ -101,6 +109,7 @@ void engi_op_free(struct eng_op *op)
         free(op->accepted);
     }
     op->e->nwaits--;
+    engi_tls_opts_free(op->tls);
     free(op->data);
     free(op->dest);
     free(op);
@@ -125,7 +134,13 @@ void engi_op_start_timer(struct eng_op *op, double timeout)
         return;
     uint64_t ms = (uint64_t)(timeout * 1000.0 + 0.5);
     op->timeout_ms = ms;
-    eng_timer_start(op->e->loop, &op->timer, eng_now_ms() + ms);
+    uint64_t deadline = eng_now_ms() + ms;
+    /* A handshake that began while eng_exec tried the operation has its own, earlier
+     * deadline already. */
+    if (op->handshake_deadline && eng_timer_armed(&op->timer) && op->timer.deadline_ms <= deadline)
+        return;
+    op->handshake_deadline = false;
+    eng_timer_start(op->e->loop, &op->timer, deadline);
 }
 
 /* A background error names its socket at the same place as a result does, with empty
@@ -193,6 +208,8 @@ void eng_op_cancel(struct eng *e, struct eng_op *op)
     struct eng_socket *s = op->sock;
     if (op->phase == ENGI_PH_CONNECTING)
         engi_connect_abort(op);
+    else if (op->phase == ENGI_PH_HANDSHAKE)
+        engi_handshake_cancel(op);
     engi_op_free(op);
     engi_socket_update_watch(s);
     /* The next operation in line may be able to run now. */
@@ -215,6 +232,8 @@ static void op_timed_out(struct eng_timer *t)
     op->repeat = false;
     if (op->cmd == ENG_CMD_SEND || op->cmd == ENG_CMD_SENDTO) {
         l = engi_send_answer(op, -ETIMEDOUT, NULL);
+    } else if (op->phase == ENGI_PH_HANDSHAKE) {
+        l = engi_handshake_timed_out(op);
     } else {
         if (op->phase == ENGI_PH_CONNECTING)
             engi_connect_abort(op);
@@ -239,6 +258,8 @@ int engi_op_try(struct eng_op *op)
         return engi_try_accept(op);
     case ENG_CMD_CONNECT:
         return engi_try_connect(op);
+    case ENG_CMD_STARTTLS:
+        return engi_try_starttls(op);
     default:
         engi_op_finish(op, engi_list_err(op->cmd, ENG_EINVAL, "not a waiting command"));
         return 1;
@@ -253,7 +274,7 @@ static bool queue_run(struct engi_queue *q, unsigned *budget, uint64_t bytes_lim
     while (q->head) {
         struct eng_op *head = q->head;
         struct eng_socket *s = head->sock;
-        if (head->phase != ENGI_PH_READY && head->phase != ENGI_PH_CONNECTING)
+        if (head->phase == ENGI_PH_RESOLVING)
             return false; /* waiting on a lookup, not on the socket */
         if (*budget == 0 || s->bytes_in + s->bytes_out >= bytes_limit)
             return true;
@@ -270,13 +291,17 @@ void engi_socket_update_watch(struct eng_socket *s)
 {
     if (s->state == ENGI_CLOSED)
         return;
-    uint32_t ev = 0;
+    uint32_t ev = engi_tx_events(s); /* a handshake's direction, a TLS record to send */
     struct eng_op *r = s->readq.head, *w = s->writeq.head;
-    if (r && r->phase == ENGI_PH_READY)
+    bool reads = r && r->phase == ENGI_PH_READY && !engi_tls_handshaking(s);
+    if (reads)
         ev |= EPOLLIN;
     if (w && (w->phase == ENGI_PH_READY || w->phase == ENGI_PH_CONNECTING))
         ev |= EPOLLOUT;
     eng_watch_set(s->e->loop, &s->watch, ev);
+    /* Plaintext GnuTLS holds already never makes the fd readable: look on the next turn. */
+    if (reads && engi_tx_held(s) > 0)
+        engi_kick(s);
 }
 
 void engi_socket_run(struct eng_socket *s)
@@ -287,6 +312,8 @@ void engi_socket_run(struct eng_socket *s)
      * the next turn: the kernel's bytes are still readable (epoll is level-triggered and
      * says so again); given-back bytes signal nothing, so the socket is kicked for them. */
     unsigned budget = ENGI_TURN_OPS;
+    /* A TLS record that waits to go out goes first: it is older than any send. */
+    engi_tx_flush(s);
     uint64_t bytes_limit = s->bytes_in + s->bytes_out + ENGI_TURN_BYTES;
     bool more = queue_run(&s->writeq, &budget, bytes_limit);
     if (s->state != ENGI_CLOSED)

@@ -7,7 +7,7 @@ set -eu
 
 pkgs_for() {
     case "$1" in
-    build) echo "make gcc libc6-dev pkg-config netbase libmicrohttpd-dev libcjson-dev libc-ares-dev" ;;
+    build) echo "make gcc libc6-dev pkg-config netbase libmicrohttpd-dev libcjson-dev libc-ares-dev libgnutls28-dev" ;;
     test)  echo "libcmocka-dev clang libclang-rt-14-dev redis-server nginx-light curl" ;;
     wasm)  echo "emscripten nodejs" ;;
     browser) echo "chromium npm" ;;

@@ -19,12 +19,14 @@
 enum slot {
     A_LOCALHOST, A_PORT, A_BACKLOG, A_CALLBACK, A_TIMEOUT, A_SOCKETNAME, A_STREAM,
     A_ADDRESS, A_DGRAM, A_N, A_ENCODING, A_REPEAT, A_FIONBIO, A_FIONREAD, A_TOKEN,
+    A_TLS, A_SERVERNAME, A_VERIFY, A_CA, A_CERT, A_KEY,
     A_COUNT
 };
 
 static const char *const slot_names[A_COUNT] = {
     "localhost", "port", "backlog", "callback", "timeout", "socketname", "stream",
     "address", "dgram", "n", "encoding", "repeat", "FIONBIO", "FIONREAD", "token",
+    "tls", "servername", "verify", "ca", "cert", "key",
 };
 
 enum val_kind { V_NONE, V_STR, V_NUM, V_BOOL, V_NULL };
@@ -53,6 +55,7 @@ static const int positional[ENG_CMD_COUNT][NPOS] = {
     [ENG_CMD_GETSOCKNAME] = {-1, -1, -1},
     [ENG_CMD_IOCTL] = {-1, -1, -1},
     [ENG_CMD_CLOSE] = {-1, -1, -1},
+    [ENG_CMD_STARTTLS] = {A_SERVERNAME, -1, -1},
 };
 
 static bool cmd_has_callback(enum eng_cmd cmd)
@@ -73,6 +76,10 @@ static bool slot_allowed(enum eng_cmd cmd, int slot)
         return eng_cmd_waits(cmd);
     if (slot == A_REPEAT)
         return cmd_has_callback(cmd);
+    /* TLS arguments are named only (SPEC 11): connect takes them all, starttls all but
+     * tls itself. */
+    if (slot >= A_TLS && slot <= A_KEY)
+        return cmd == ENG_CMD_STARTTLS ? slot != A_TLS : cmd == ENG_CMD_CONNECT;
     if (cmd == ENG_CMD_IOCTL)
         return slot == A_FIONBIO || slot == A_FIONREAD;
     for (int i = 0; i < NPOS; i++)
@@ -316,6 +323,55 @@ static int take_data(const struct val *v, const char *name, struct args_result *
     return 0;
 }
 
+/* An optional string argument, copied: name, PEM text. NUL bytes are refused. */
+static int take_text(const struct val *v, const char *name, size_t max, char **dst,
+                     struct args_result *out)
+{
+    if (v->kind == V_NONE || v->kind == V_NULL)
+        return 0;
+    if (v->kind != V_STR || v->len == 0 || v->len > max || memchr(v->str, '\0', v->len))
+        return fail(out, 400, ENG_EINVAL, "argument '%s' must be a string of 1 to %zu bytes",
+                    name, max);
+    *dst = strndup(v->str, v->len);
+    if (!*dst)
+        return fail(out, 500, -ENOMEM, "out of memory");
+    return 0;
+}
+
+/* tls, servername, verify, ca, cert, key of connect and starttls. */
+static int take_tls(enum eng_cmd cmd, struct val *slots, struct args_result *out)
+{
+    struct eng_tls_args *t = &out->req.tls;
+    bool b;
+    if (slots[A_TLS].kind != V_NONE) {
+        if (val_bool(&slots[A_TLS], &b) < 0)
+            return fail(out, 400, ENG_EINVAL, "tls must be true or false");
+        t->on = b;
+    }
+    if (slots[A_VERIFY].kind != V_NONE) {
+        if (val_bool(&slots[A_VERIFY], &b) < 0)
+            return fail(out, 400, ENG_EINVAL, "verify must be true or false");
+        t->no_verify = !b;
+    }
+    /* PEM texts: a CA bundle of a few hundred certificates still fits the body cap. */
+    if (take_text(&slots[A_SERVERNAME], "servername", 253, &out->servername, out) < 0 ||
+        take_text(&slots[A_CA], "ca", 1u << 20, &out->ca, out) < 0 ||
+        take_text(&slots[A_CERT], "cert", 1u << 16, &out->cert, out) < 0 ||
+        take_text(&slots[A_KEY], "key", 1u << 16, &out->key, out) < 0)
+        return -1;
+    bool any = out->servername || out->ca || out->cert || out->key ||
+               slots[A_VERIFY].kind != V_NONE;
+    if (cmd == ENG_CMD_CONNECT && any && !t->on)
+        return fail(out, 400, ENG_EINVAL, "servername, verify, ca, cert and key need tls=true");
+    if ((out->cert != NULL) != (out->key != NULL))
+        return fail(out, 400, ENG_EINVAL, "cert and key go together: give both or neither");
+    t->servername = out->servername;
+    t->ca = out->ca;
+    t->cert = out->cert;
+    t->key = out->key;
+    return 0;
+}
+
 static int convert(enum eng_cmd cmd, struct val *slots, const struct args_limits *lim,
                    struct args_result *out)
 {
@@ -362,7 +418,11 @@ static int convert(enum eng_cmd cmd, struct val *slots, const struct args_limits
         break;
     case ENG_CMD_CONNECT:
         if (take_host(&slots[A_SOCKETNAME], "socketname", out) < 0 ||
-            take_port(&slots[A_PORT], out) < 0)
+            take_port(&slots[A_PORT], out) < 0 || take_tls(cmd, slots, out) < 0)
+            return -1;
+        break;
+    case ENG_CMD_STARTTLS:
+        if (take_tls(cmd, slots, out) < 0)
             return -1;
         break;
     case ENG_CMD_SEND:
@@ -459,6 +519,11 @@ void args_result_free(struct args_result *out)
     free(out->host);
     free(out->data);
     free(out->callback);
+    free(out->servername);
+    free(out->ca);
+    free(out->cert);
+    free(out->key);
+    out->servername = out->ca = out->cert = out->key = NULL;
     out->host = out->callback = NULL;
     out->data = NULL;
 }

@@ -31,6 +31,7 @@ struct args_result {
     char *host;                      /* owned copy behind req.host */
     uint8_t *data;                   /* owned decoded bytes behind req.data */
     char *callback;                  /* owned event name, or NULL */
+    char *servername, *ca, *cert, *key; /* owned TLS texts behind req.tls, or NULL */
     int status;                      /* 0 when parsed; else the HTTP status */
     int code;                        /* the error code for element 2 */
     char err[256];                   /* the error detail for element 2 */

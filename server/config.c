@@ -79,6 +79,13 @@ static const struct opt opts[] = {
     {"log-format", "SOCKGATE_LOG_FORMAT", OPT_LOGFMT, F(log_json), "text|json",
      "access log format (default text)"},
     {"quiet", "SOCKGATE_QUIET", OPT_BOOL, F(quiet), NULL, "no access log"},
+    {"tls-cert", "SOCKGATE_TLS_CERT", OPT_STR, F(tls_cert), "FILE",
+     "serve HTTPS with this PEM certificate (chain); needs --tls-key"},
+    {"tls-key", "SOCKGATE_TLS_KEY", OPT_STR, F(tls_key), "FILE",
+     "the PEM private key of --tls-cert (both are read again on SIGHUP)"},
+    {"tls-handshake-timeout", "SOCKGATE_TLS_HANDSHAKE_TIMEOUT", OPT_SECONDS,
+     F(tls_handshake_timeout), "SECONDS",
+     "longest a TLS handshake may take, the gateway's own or a socket's (default 10)"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -252,6 +259,7 @@ static void set_defaults(struct cfg *cfg)
     cfg->max_connections_per_ip = 4096;
     cfg->event_buffer = 1024;
     cfg->heartbeat = 15;
+    cfg->tls_handshake_timeout = 10;
 }
 
 int cfg_load(struct cfg *cfg, int argc, char **argv)
@@ -325,6 +333,10 @@ int cfg_load(struct cfg *cfg, int argc, char **argv)
         cfg->listen_loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
     if (cfg->max_wait <= 0)
         cfg->max_wait = 30;
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        fprintf(stderr, "sockgate: --tls-cert and --tls-key go together\n");
+        return -1;
+    }
     return 0;
 }
 

@@ -38,6 +38,9 @@ struct cfg {
     char cors[256];                  /* allowed cross-origin, or "" */
     bool log_json;                   /* access log as JSON lines */
     bool quiet;                      /* no access log */
+    char tls_cert[512];              /* HTTPS: PEM certificate file, or "" for HTTP */
+    char tls_key[512];               /* HTTPS: its PEM private key file */
+    double tls_handshake_timeout;    /* seconds a TLS handshake may take */
 };
 
 /* Fills cfg from the environment and then argv. Returns 0 to run, 1 when --help or

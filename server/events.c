@@ -1,9 +1,11 @@
 /*
  * Server-Sent Events (see events.h). Each credential has a ring of the latest events,
- * numbered from 1. A listener is a libmicrohttpd callback response whose reader copies
- * events after its cursor and suspends the connection when there is nothing to send;
- * publishing or a heartbeat resumes it. A suspended listener's socket is watched for a
- * hang-up, as libmicrohttpd does not notice it while suspended.
+ * numbered on from this run's base (node.h), so that ids keep growing across restarts; a
+ * client that resumes with an id from an earlier run gets a `restart` event first. A
+ * listener is a libmicrohttpd callback response whose reader copies events after its
+ * cursor and suspends the connection when there is nothing to send; publishing or a
+ * heartbeat resumes it. A suspended listener's socket is watched for a hang-up, as
+ * libmicrohttpd does not notice it while suspended.
  */
 #include "events.h"
 
@@ -21,7 +23,7 @@
 #define EVENTS_MAX_OWNERS ENG_MAX_OWNERS
 
 struct event {
-    unsigned long long id;           /* 1, 2, ... per credential */
+    unsigned long long id;           /* base + 1, base + 2, ... per credential */
     char *text;                      /* the whole "id:/event:/data:" block */
     size_t len;                      /* its length */
 };
@@ -61,6 +63,7 @@ struct listener {
     bool gone;                       /* the client hung up */
     bool ending;                     /* the server is shutting down: end the stream */
     bool hello_sent;                 /* the opening retry line went out */
+    bool restart_due;                /* its Last-Event-ID is from before this run */
     struct eng_watch hangup;         /* the socket, while suspended */
 };
 
@@ -107,8 +110,11 @@ struct events *events_new(struct srv *s, size_t capacity)
         return NULL;
     ev->srv = s;
     ev->capacity = capacity ? capacity : 1;
-    for (size_t i = 0; i < EVENTS_MAX_OWNERS; i++)
-        ev->owners[i].next_id = 1;
+    for (size_t i = 0; i < EVENTS_MAX_OWNERS; i++) {
+        /* Ids keep growing across restarts; nothing of this run was delivered yet. */
+        ev->owners[i].next_id = s->boot_base + 1;
+        ev->owners[i].delivered = s->boot_base;
+    }
     eng_timer_init(&ev->heartbeat, heartbeat_fire);
     eng_timer_start(s->loop, &ev->heartbeat, eng_now_ms() + heartbeat_ms(ev));
     return ev;
@@ -264,6 +270,18 @@ static ssize_t listener_read(void *cls, uint64_t pos, char *buf, size_t max)
         used = (size_t)snprintf(buf, max, "retry: 2000\n\n");
         l->hello_sent = true;
     }
+    if (l->restart_due && max - used > 200) {
+        /* First of all (the first call has the whole 16 KiB block). Its id is this run's
+         * base, below every event of this run, so a client that resumes from it is not
+         * told again. The node's name needs no escaping (config.c allows [A-Za-z0-9._-]). */
+        const struct srv *s = l->ev->srv;
+        used += (size_t)snprintf(buf + used, max - used,
+                                 "id: %llu\nevent: restart\ndata: {\"node\":\"%s\",\"detail\":"
+                                 "\"the gateway restarted; its sockets and events from before are "
+                                 "gone\"}\n\n",
+                                 (unsigned long long)s->boot_base, s->cfg->node);
+        l->restart_due = false;
+    }
     if (l->orphan) {
         size_t take = l->orphan_len - l->partial;
         if (take > max - used)
@@ -369,8 +387,11 @@ enum MHD_Result events_serve(struct srv_req *r, int owner)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(last, &end, 10);
-        if (!errno && *end == '\0' && v < oe->next_id)
-            l->cursor = v + 1;
+        if (!errno && *end == '\0' && v < oe->next_id) {
+            /* An id from an earlier run: its events and sockets are gone, say so. */
+            l->restart_due = v < r->srv->boot_base;
+            l->cursor = l->restart_due ? r->srv->boot_base + 1 : v + 1;
+        }
     }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, listener_read, l, listener_free);

@@ -20,6 +20,7 @@
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
+#include "node.h"
 #include "policy.h"
 #include "server.h"
 
@@ -183,14 +184,17 @@ int srv_open(struct srv *s, struct cfg *cfg)
     if (!s->loop)
         return -1;
     log_flush_start(s);
+    s->boot_base = node_boot_base();
     struct eng_config ec = {
         .node = cfg->node,
+        .first_id = s->boot_base + 1,
         .max_wait = cfg->max_wait,
         .max_sockets = cfg->max_sockets,
         .max_sockets_per_owner = cfg->max_sockets_per_token,
         .max_waits = cfg->max_waits,
         .allow_bind_any = cfg->allow_bind,
         .policy = s->policy,
+        .tls_handshake_timeout = cfg->tls_handshake_timeout,
     };
     s->eng = eng_new(s->loop, &ec);
     s->metrics = metrics_new();

@@ -93,6 +93,8 @@ static cJSON *info_object(const struct eng_socket_info *info)
     cJSON_AddStringToObject(o, "family", info->family);
     cJSON_AddStringToObject(o, "state", info->state);
     cJSON_AddBoolToObject(o, "blocking", info->blocking);
+    if (info->tls && info->tls[0])
+        cJSON_AddStringToObject(o, "tls", info->tls);
     cJSON_AddStringToObject(o, "local_address", info->local_address);
     cJSON_AddStringToObject(o, "local_port", info->local_port);
     cJSON_AddStringToObject(o, "peer_address", info->peer_address);

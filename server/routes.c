@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "events.h"
 #include "metrics.h"
+#include "node.h"
 #include "render.h"
 #include "server.h"
 
@@ -28,6 +29,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 {
     (void)kind;
     struct query *q = cls;
+    if (strcmp(key, "node") == 0)
+        return MHD_YES; /* checked by node_misdirected; no command's argument */
     if (q->n >= ROUTES_MAX_QUERY) {
         q->too_many = true;
         return MHD_NO;
@@ -156,6 +159,19 @@ static const char *endpoint_name(char segs[4][72], int nseg, const char *method)
     return eng_cmd_from_name(segs[2], &cmd) == 0 ? eng_cmd_name(cmd) : "request";
 }
 
+/* The same for any path, the service endpoints and unknown ones included. */
+static const char *any_endpoint_name(char segs[4][72], int nseg, const char *method)
+{
+    if (nseg >= 1 && (strcmp(segs[0], "sockets") == 0 || strcmp(segs[0], "events") == 0 ||
+                      strcmp(segs[0], "metrics") == 0))
+        return endpoint_name(segs, nseg, method);
+    if (nseg == 1 && strcmp(segs[0], "healthz") == 0)
+        return "healthz";
+    if (nseg == 1 && strcmp(segs[0], "openapi.json") == 0)
+        return "openapi";
+    return "request";
+}
+
 enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char *url)
 {
     struct srv *s = r->srv;
@@ -164,6 +180,19 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool post = strcmp(method, "POST") == 0;
 
+    /* Before anything else: a request for another node must not touch this one's sockets. */
+    if (node_misdirected(s, r->conn, url)) {
+        char detail[96];
+        if (s->cfg->node[0])
+            snprintf(detail, sizeof(detail), "this gateway is node %s, not the one the request names",
+                     s->cfg->node);
+        else
+            snprintf(detail, sizeof(detail), "this gateway has no node name (--node)");
+        return srv_reply_error(r, 421, any_endpoint_name(segs, nseg, method), ENG_EMISDIRECTED,
+                               detail);
+    }
+    if (nseg == 1 && strcmp(segs[0], "openapi.json") == 0)
+        return get ? openapi_serve(r) : method_not_allowed(r, "openapi", "GET");
     if (nseg == 1 && strcmp(segs[0], "healthz") == 0) {
         if (!get)
             return method_not_allowed(r, "healthz", "GET");

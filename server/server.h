@@ -27,6 +27,7 @@ struct srv {
     struct eng_watch mhd_watch;      /* the daemon's epoll fd in our set */
     struct eng_timer mhd_timer;      /* the daemon's own timeout, or now after a resume */
     struct events *events;           /* event streams per credential */
+    uint64_t boot_base;              /* this start's first socket and event ids follow it */
     struct metrics *metrics;         /* counters for /metrics */
     struct connlimit *connlimit;     /* HTTP connection counts */
     struct eng_timer idle_timer;     /* closes unused sockets (--idle-timeout) */
@@ -96,6 +97,9 @@ unsigned srv_status_for(int code, unsigned ok_status);
 
 /* Routing: every request's final handler call ends here. */
 enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char *url);
+
+/* GET /openapi.json: the API's description, built in (openapi.c). */
+enum MHD_Result openapi_serve(struct srv_req *r);
 
 /* Static console files from cfg->web_dir. */
 enum MHD_Result static_serve(struct srv_req *r, const char *url);

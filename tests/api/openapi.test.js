@@ -4,7 +4,7 @@
  * official schemas, offline); it describes every endpoint and command of the SPEC; and a
  * run of every command on a real gateway (build/sockgate) against real loopback peers,
  * successes and errors alike, gets answers whose status, type and body match what the
- * document describes — events on /events included. Then /metrics, after all that, passes
+ * document describes — events on /events included — and GET /openapi.json serves it. Then /metrics, after all that, passes
  * `promtool check metrics` (Debian's prometheus package).
  *
  *   SOCKGATE_BUILD=build node --test tests/api/openapi.test.js
@@ -146,6 +146,15 @@ test('a run of every command gets answers that match the description', async (t)
   await answer('POST', `/sockets/${d}/bind`, ['0.0.0.0', 0], 403, /^DENIED: /);
   await answer('POST', `/sockets/${d}/connect`, ['no-such-host.invalid', 80], 200, /^HOSTNOTFOUND: /);
 
+  /* TLS (SPEC §11) with a peer that speaks none (it echoes the hello): TLS: why. */
+  const tl = await create();
+  await answer('POST', `/sockets/${tl}/connect`,
+    { socketname: '127.0.0.1', port: peer.port, tls: true, servername: 'localhost', timeout: 2 }, 200, /^TLS: /);
+  const st = await create();
+  await answer('POST', `/sockets/${st}/connect`, ['127.0.0.1', peer.port], 200, /^ok$/);
+  await answer('POST', `/sockets/${st}/starttls`, { verify: false, timeout: 2 }, 200, /^TLS: /);
+  await answer('POST', `/sockets/${st}/starttls`, { nonsense: 1 }, 400, /^INVAL: /);
+
   /* A server socket: blocking accept and acceptfast, then background accept and recv. */
   const l = await create();
   await answer('POST', `/sockets/${l}/bind`, { localhost: '127.0.0.1', port: 0 }, 200, /^ok$/);
@@ -223,6 +232,11 @@ test('a run of every command gets answers that match the description', async (t)
 
   /* The service endpoints. */
   await answer('GET', '/healthz', undefined, 200);
+  const served = await answer('GET', '/openapi.json', undefined, 200);
+  assert.deepEqual(served.body, doc, 'GET /openapi.json is not server/openapi.json');
+  await answer('POST', '/openapi.json', undefined, 405, /^INVAL: /);
+  await answer('GET', '/sockets?node=elsewhere', undefined, 421, /^MISDIRECTED: /);
+  await answer('POST', `/sockets/${s}/recv?node=elsewhere`, [1], 421, /^MISDIRECTED: /);
   await answer('GET', '/', undefined, 200);
   await answer('GET', '/nope', undefined, 404, /^INVAL: /);
 
@@ -232,7 +246,6 @@ test('a run of every command gets answers that match the description', async (t)
     ['POST', `/sockets/${e}/starttls`, {}],
     ['GET', '/getaddrinfo?name=localhost&port=80'],
     ['GET', '/getnameinfo?address=127.0.0.1&port=80'],
-    ['GET', '/openapi.json'],
     ['GET', `/sockets/${s}/ws`],
     ['GET', '/websockify'],
   ];

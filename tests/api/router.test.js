@@ -188,11 +188,22 @@ for (const kind of ['haproxy', 'nginx']) {
       }
       /* New sockets reach it again: HAProxy once its health check passes, nginx once the
        * 5 s it leaves a failed server alone are over. */
-      await c.waitFor(`a new socket on ${VICTIM}`, async () => {
+      const reborn = await c.waitFor(`a new socket on ${VICTIM}`, async () => {
         const [id] = await createSockets(router, 1);
-        await c.call('DELETE', `${router.url}/sockets/${id}`);
-        return nodeOf(id) === VICTIM;
+        return nodeOf(id) === VICTIM ? id : (await c.call('DELETE', `${router.url}/sockets/${id}`), null);
       }, 15000);
+      /* With a new id: the old ones still name nothing, never the new socket. */
+      assert.ok(!victimIds().includes(reborn), `${reborn} was given out before the restart`);
+      for (const id of victimIds()) {
+        const r = await c.call('GET', `${router.url}/sockets/${id}`);
+        assert.equal(r.status, 404, r.text);
+      }
+      /* ?node=NAME picks the gateway of a new socket. */
+      for (const name of NODES) {
+        const r = await c.call('POST', `${router.url}/sockets?node=${name}`);
+        assert.equal(r.status, 201, r.text);
+        assert.equal(nodeOf(r.body[2]), name);
+      }
     });
   });
 }

@@ -36,13 +36,16 @@ profile() {
         curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/healthz" && break
         sleep 0.2
     done
+    # The baseline answers a fixed list whatever the path; sockgate's ids differ every run.
+    url=/sockets/s1/getsockname
     if [ "$name" = sockgate ]; then
-        curl -s -X POST "http://127.0.0.1:$port/sockets" >/dev/null
-        curl -s -X POST "http://127.0.0.1:$port/sockets/s1/bind" -d '{"port":0}' >/dev/null
+        id=$(curl -s -X POST "http://127.0.0.1:$port/sockets" | cut -d'"' -f6)
+        curl -s -X POST "http://127.0.0.1:$port/sockets/$id/bind" -d '{"port":0}' >/dev/null
+        url=/sockets/$id/getsockname
     fi
-    "$BIN/bench_client" rate "$port" /sockets/s1/getsockname 50 200 60 >/dev/null  # warm-up
+    "$BIN/bench_client" rate "$port" "$url" 50 200 60 >/dev/null  # warm-up
     callgrind_control -i on "$pid" >/dev/null 2>&1
-    "$BIN/bench_client" rate "$port" /sockets/s1/getsockname 50 "$N" 100 >"$TMP/$name.rate"
+    "$BIN/bench_client" rate "$port" "$url" 50 "$N" 100 >"$TMP/$name.rate"
     callgrind_control -i off "$pid" >/dev/null 2>&1
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null

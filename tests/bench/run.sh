@@ -114,7 +114,7 @@ row() {
 wrk_run() {
     local c0 c1 out
     c0=$(cpu_ticks "$3")
-    out=$(wrk -t2 -c50 -d"${SECS}s" "http://127.0.0.1:$2$URL")
+    out=$(wrk -t2 -c50 -d"${SECS}s" "http://127.0.0.1:$2$(url_of "$2")")
     c1=$(cpu_ticks "$3")
     echo "$out" >>"$TMP/$1.wrk"
     echo "$out" | awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
@@ -124,11 +124,14 @@ wrk_run() {
         END { printf "%s %.2f %s\n", r, c * 1e6 / hz / n, bad + 0 }' >>"$TMP/$1.rate"
 }
 
-# prepare_getsockname PORT: socket s1, bound to a free loopback port, for the GET.
+# prepare_getsockname PORT: a socket bound to a free loopback port, for the GET. Its id
+# (never the same twice, SPEC §2) makes the URL of that server; url_of PORT tells it.
 prepare_getsockname() {
-    curl -s -X POST "http://127.0.0.1:$1/sockets" >/dev/null
-    curl -s -X POST "http://127.0.0.1:$1/sockets/s1/bind" -d '{"localhost":"127.0.0.1","port":0}' >/dev/null
-    curl -s "http://127.0.0.1:$1$URL" >"$TMP/getsockname.json"
+    local id
+    id=$(curl -s -X POST "http://127.0.0.1:$1/sockets" | cut -d'"' -f6)
+    curl -s -X POST "http://127.0.0.1:$1/sockets/$id/bind" -d '{"localhost":"127.0.0.1","port":0}' >/dev/null
+    eval "URL_$1=/sockets/$id/getsockname"
+    curl -s "http://127.0.0.1:$1$(url_of "$1")" >"$TMP/getsockname.json"
     grep -q '"ok"' "$TMP/getsockname.json" ||
         fail "getsockname did not answer ok: $(cat "$TMP/getsockname.json")"
 }
@@ -136,7 +139,6 @@ prepare_getsockname() {
 part_a() {
     local rounds=${BENCH_RATE_ROUNDS:-5} servers who name port pid
     say "a. command rate: wrk -t2 -c50, $rounds x $SECS s against each server, interleaved"
-    URL=/sockets/s1/getsockname
     start_sockgate a
     prepare_getsockname "$SG_PORT"
     servers="sockgate:$SG_PORT:$SG_PID"
@@ -159,7 +161,8 @@ part_a() {
     wait_ready mhd-external
     servers="internal:$BI_PORT:$BI_PID $servers external:$BE_PORT:$BE_PID"
     for who in $servers; do
-        wrk -t2 -c50 -d1s "http://127.0.0.1:$(echo "$who" | cut -d: -f2)$URL" >/dev/null # warm-up
+        port=$(echo "$who" | cut -d: -f2)
+        wrk -t2 -c50 -d1s "http://127.0.0.1:$port$(url_of "$port")" >/dev/null # warm-up
     done
     for _ in $(seq "$rounds"); do
         for who in $servers; do
@@ -186,6 +189,8 @@ part_a() {
     fi
     for who in $servers; do stop "$(echo "$who" | cut -d: -f3)"; done
 }
+# The baselines answer a fixed list whatever the path: any socket's URL will do.
+url_of() { eval "echo \${URL_$1:-/sockets/s1/getsockname}"; }
 rate_of() { awk '{ print $1 }' "$TMP/$1.rate" | median; }
 cpu_of() { awk '{ print $2 }' "$TMP/$1.rate" | median; }
 

@@ -79,6 +79,13 @@ static void check_result(enum eng_cmd cmd, int rc, const struct args_result *a,
         fail("send without data", (int)cmd);
     if (cmd == ENG_CMD_LISTEN && r->backlog > 65535)
         fail("backlog out of range", (int)cmd);
+    if (r->tls.servername != a->servername || r->tls.ca != a->ca || r->tls.cert != a->cert ||
+        r->tls.key != a->key)
+        fail("TLS texts not the owned copies", (int)cmd);
+    if ((r->tls.cert != NULL) != (r->tls.key != NULL))
+        fail("cert without key, or the reverse", (int)cmd);
+    if (cmd != ENG_CMD_CONNECT && r->tls.on)
+        fail("tls on a command other than connect", (int)cmd);
 }
 
 static bool same_request(const struct args_result *x, const struct args_result *y)

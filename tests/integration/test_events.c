@@ -112,6 +112,27 @@ static void test_parser_rules(void **state)
 
 /* ---- the stream ---- */
 
+/* Socket and event ids of one run count on from the same base, the start time in
+ * microseconds, so that they keep growing across restarts (SPEC §2): a run's first socket
+ * is base + 1, and so is its first event. The tests name events by their place. */
+static unsigned long long id_base;
+
+static void learn_id_base(const char *first_socket_id)
+{
+    const char *num = strrchr(first_socket_id, '.');
+    num = num ? num + 1 : first_socket_id;
+    assert_int_equal(num[0], 's');
+    id_base = strtoull(num + 1, NULL, 10) - 1;
+}
+
+/* The id of the n-th event of this run, as a Last-Event-ID. */
+static const char *nth_id(unsigned long long n)
+{
+    static char text[32];
+    snprintf(text, sizeof(text), "%llu", id_base + n);
+    return text;
+}
+
 /* A DGRAM socket with a repeating recvfrom: every datagram sent to it is one event. */
 struct source {
     char id[64];                     /* the gateway socket */
@@ -125,6 +146,7 @@ static void source_open(const struct hx_server *srv, struct source *src, const c
     char body[128];
     uint16_t uport;
     src->port = eu_bound(srv, "DGRAM", src->id);
+    learn_id_base(src->id); /* every test's first socket */
     src->udp = hx_udp_socket(false, &uport);
     src->bytes = 0;
     snprintf(body, sizeof(body), "{\"n\":1000,\"callback\":\"%s\",\"repeat\":true}", callback);
@@ -142,7 +164,7 @@ static void source_emit(const struct hx_server *srv, struct source *src, const c
     eu_wait_bytes_in(srv, src->id, src->bytes);
 }
 
-/* The next event must be datagram "<prefix><i>" with id `id` (0: any). */
+/* The next event must be datagram "<prefix><i>", the id-th event of the run (0: any). */
 static void expect_dgram(struct sse_stream *es, const char *name, const char *prefix, int i,
                          unsigned long long id)
 {
@@ -151,8 +173,8 @@ static void expect_dgram(struct sse_stream *es, const char *name, const char *pr
     struct sse_event ev;
     sse_expect(es, EU_EVENT_MS, name, &ev);
     sse_expect_list(&ev, 6, "recvfrom", "ok", text, NULL, "127.0.0.1", NULL);
-    if (id && eu_event_id(&ev) != id)
-        fail_msg("event '%s' has id %s, expected %llu", text, ev.id, id);
+    if (id && eu_event_id(&ev) != id_base + id)
+        fail_msg("event '%s' has id %s, expected %llu", text, ev.id, id_base + id);
     sse_event_free(&ev);
 }
 
@@ -235,11 +257,11 @@ static void test_buffered_until_listener(void **state)
         sse_expect(&es, EU_EVENT_MS, "kept", &ev);
     }
     sse_expect_list(&ev, 6, "recvfrom", "ok", "k6", NULL, NULL, NULL);
-    assert_int_equal(eu_event_id(&ev), 6);
+    assert_int_equal(eu_event_id(&ev), id_base + 6);
     sse_event_free(&ev);
     sse_close(&es);
     /* Resuming from 4 gets both. */
-    sse_open(&es, server.port, "4");
+    sse_open(&es, server.port, nth_id(4));
     expect_dgram(&es, "kept", "k", 5, 5);
     expect_dgram(&es, "kept", "k", 6, 6);
     sse_close(&es);
@@ -266,25 +288,38 @@ static void test_resume_with_last_event_id(void **state)
     source_emit(&server, &src, "e", 5);
 
     /* Everything after the id the client saw last, although 3 had been delivered. */
-    sse_open(&es, server.port, "2");
+    sse_open(&es, server.port, nth_id(2));
     for (int i = 3; i <= 5; i++)
         expect_dgram(&es, "ev", "e", i, (unsigned long long)i);
     sse_expect_quiet(&es, EU_QUIET_MS);
     sse_close(&es);
 
-    sse_open(&es, server.port, "5");
+    sse_open(&es, server.port, nth_id(5));
     sse_expect_quiet(&es, EU_QUIET_MS);
     source_emit(&server, &src, "e", 6);
     expect_dgram(&es, "ev", "e", 6, 6);
     sse_close(&es);
 
+    /* An id from before this run (here 0, below every id of the run): the gateway
+     * restarted since, and says so first; then everything of this run. */
     sse_open(&es, server.port, "0");
+    struct sse_event restart;
+    sse_expect(&es, EU_EVENT_MS, "restart", &restart);
+    assert_int_equal(eu_event_id(&restart), id_base);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(restart.json, "node")->valuestring, "");
+    assert_non_null(strstr(restart.data, "sockets and events from before are gone"));
+    sse_event_free(&restart);
+    for (int i = 1; i <= 6; i++)
+        expect_dgram(&es, "ev", "e", i, (unsigned long long)i);
+    sse_close(&es);
+    /* Resuming from the restart event's own id is not told again. */
+    sse_open(&es, server.port, nth_id(0));
     for (int i = 1; i <= 6; i++)
         expect_dgram(&es, "ev", "e", i, (unsigned long long)i);
     sse_close(&es);
 
-    /* An id the server never gave (a restart, garbage) is as if none was sent. */
-    sse_open(&es, server.port, "9999");
+    /* An id the server never gave (from the future, garbage) is as if none was sent. */
+    sse_open(&es, server.port, nth_id(9999));
     sse_expect_quiet(&es, EU_QUIET_MS);
     sse_close(&es);
     sse_open(&es, server.port, "abc");
@@ -325,7 +360,7 @@ static void test_overflow(void **state)
     sse_close(&es);
 
     /* Resuming from an id that has been dropped says how many were missed. */
-    sse_open(&es, server.port, "2");
+    sse_open(&es, server.port, nth_id(2));
     sse_expect(&es, EU_EVENT_MS, "overflow", &ev);
     assert_int_equal(overflow_dropped(&ev), 4);
     sse_event_free(&ev);
@@ -354,6 +389,7 @@ static void test_overflow_slow_listener(void **state)
     int lfd = hx_tcp_listener(false, &lport);
     char id[64];
     int peer = eu_connected(&server, lfd, lport, id);
+    learn_id_base(id);
     struct sse_stream es;
     sse_open_path(&es, server.port, "/events", NULL, 4096, 5000);
     assert_int_equal(es.status, 200);
@@ -373,7 +409,7 @@ static void test_overflow_slow_listener(void **state)
     /* Now read everything: each event must be whole JSON, and the ids must account for
      * every event: the next id is the last one plus one plus what an overflow notice
      * said was dropped. */
-    unsigned long long last = 0, dropped = 0, overflows = 0, events = 0;
+    unsigned long long last = id_base, dropped = 0, overflows = 0, events = 0;
     double bytes = 0;
     for (;;) {
         struct sse_event ev;

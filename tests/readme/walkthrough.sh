@@ -9,8 +9,10 @@ work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 free_port() {
-    # Probe upward from a random high port for one nobody answers on (bash's /dev/tcp).
-    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 ))
+    # Probe upward from a random port for one nobody answers on (bash's /dev/tcp). Below
+    # Linux's ephemeral range (32768 and up), so that no outgoing connection of this or
+    # any other test holds it as its source port when the walkthrough binds it.
+    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
     while (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null; do p=$((p + 1)); done
     echo $p
 }
@@ -20,7 +22,7 @@ app_port=$(free_port)
 
 sed -n '/<!-- walkthrough:begin -->/,/<!-- walkthrough:end -->/p' "$here/README.md" \
     | sed -e '/^<!--/d' -e '/^```/d' \
-    | sed -e "s/8080/$http_port/g" -e "s/9000/$app_port/g" \
+    | sed -e "s/\b8080\b/$http_port/g" -e "s/\b9000\b/$app_port/g" \
           -e "s#/tmp/sockgate-client.txt#$work/client.txt#g" > "$work/walk.sh"
 
 "$bin" --listen 127.0.0.1:$http_port --quiet 2>"$work/server.log" &

@@ -1,0 +1,406 @@
+/*
+ * Client TLS through the gateway (SPEC section 11) against real TLS peers the test
+ * starts: openssl s_server with certificates made at test time by a test CA. It covers a
+ * whole HTTPS exchange (FIONREAD counting plaintext), every verification failure in
+ * words (unknown authority, name mismatch, expired), SNI and servername, verify=false,
+ * client certificates (TLS 1.2 and 1.3), peers that do not speak TLS or never finish the
+ * handshake (its own deadline), and malformed TLS arguments. A failed socket stays open.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd_util.h"
+#include "harness.h"
+#include "tls_util.h"
+
+static struct hx_server server;
+static struct tu_certs certs;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    tu_certs_make(&certs);
+    const char *args[] = {"--tls-handshake-timeout", "1", NULL};
+    hx_start(&server, args);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    tu_certs_free(&certs);
+    return cu_teardown(&server);
+}
+
+/* connect with TLS to 127.0.0.1:port as `name`, with `extra` JSON members (may be "");
+ * the answer is left in r. */
+static void tls_connect(const char *id, const char *name, uint16_t port, const char *extra,
+                        struct hx_response *r)
+{
+    cu_cmdf(&server, id, "connect", r, "{\"socketname\":\"%s\",\"port\":%u,\"tls\":true%s%s}",
+            name, port, extra[0] ? "," : "", extra);
+}
+
+/* ,"ca":"<the test CA>" for tls_connect. */
+static const char *with_ca(void)
+{
+    static char buf[8192];
+    char json[7000];
+    snprintf(buf, sizeof(buf), "\"ca\":%s", tu_json_str(certs.ca_pem, json, sizeof(json)));
+    return buf;
+}
+
+/* The socket's "tls" field in GET /sockets/<id>. */
+static void expect_tls_state(const char *id, const char *want)
+{
+    struct hx_response r;
+    cu_reqf(&server, "GET", NULL, &r, "/sockets/%s", id);
+    assert_int_equal(r.status, 200);
+    const cJSON *tls = cJSON_GetObjectItemCaseSensitive(r.json, "tls");
+    assert_true(cJSON_IsString(tls));
+    assert_string_equal(tls->valuestring, want);
+    hx_response_free(&r);
+}
+
+/* Sends an HTTP/1.0 GET for / and expects the first recv to begin with the status. */
+static void expect_http_answer(const char *id)
+{
+    cu_ok(&server, id, "send", "[\"GET / HTTP/1.0~0D~0A~0D~0A\"]");
+    struct hx_response r;
+    hx_cmd(&server, id, "recv", "{\"n\":15,\"timeout\":5}", &r);
+    hx_expect(&r, 200, "recv", "ok");
+    assert_string_equal(hx_elem(&r, 2), "HTTP/1.0 200 ok");
+    hx_response_free(&r);
+}
+
+/* A failed handshake answers TLS: why. and leaves the socket open: its peer name is
+ * still there, reads answer the same TLS error, and close works. */
+static void expect_tls_failure(const char *id, struct hx_response *r, const char *why)
+{
+    char want[300];
+    snprintf(want, sizeof(want), "TLS: %s", why);
+    cu_expect_err(r, 200, "connect", "TLS");
+    if (strncmp(hx_elem(r, 1), want, strlen(want)) != 0)
+        fail_msg("want '%s...', got '%s'", want, hx_elem(r, 1));
+    char addr[64];
+    unsigned port;
+    cu_name(&server, id, true, addr, sizeof(addr), &port);
+    struct hx_response rr;
+    hx_cmd(&server, id, "recv", "[10]", &rr);
+    assert_string_equal(hx_elem(&rr, 1), hx_elem(r, 1));
+    hx_response_free(&rr);
+    expect_tls_state(id, "failed");
+    cu_ok(&server, id, "close", NULL);
+}
+
+static void test_https_exchange_counts_plaintext(void **state)
+{
+    (void)state;
+    struct tu_proc peer;
+    const char *www[] = {"-www", NULL};
+    tu_s_server(&peer, &certs, "localhost", www);
+    char id[64];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    tls_connect(id, "localhost", peer.port, with_ca(), &r);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    expect_tls_state(id, "on");
+    cu_ok(&server, id, "send", "[\"GET / HTTP/1.0~0D~0A~0D~0A\"]");
+    /* s_server answers and closes: once FIONREAD stops growing the whole page is in, and
+     * it must count the plaintext a recv returns, not the ciphertext the kernel holds. */
+    cu_wait_fionread(&server, id, 1);
+    long last = -1, now = 0;
+    for (int i = 0; i < 50 && now != last; i++) {
+        usleep(50000);
+        last = now;
+        hx_cmd(&server, id, "ioctl", "[\"FIONREAD\"]", &r);
+        now = strtol(hx_elem(&r, 2), NULL, 10);
+        hx_response_free(&r);
+    }
+    assert_true(now > 100);
+    cu_ok(&server, id, "ioctl", "[\"FIONBIO\",1]");
+    char body[64];
+    snprintf(body, sizeof(body), "{\"n\":%ld,\"encoding\":\"hex\"}", now + 1000);
+    hx_cmd(&server, id, "recv", body, &r);
+    hx_expect(&r, 200, "recv", "ok");
+    assert_int_equal((long)strlen(hx_elem(&r, 2)), 2 * now);
+    /* "HTTP/1.0 200 ok" in hex. */
+    assert_memory_equal(hx_elem(&r, 2), "485454502F312E3020323030206F6B", 30);
+    hx_response_free(&r);
+    hx_cmd(&server, id, "recv", "[100]", &r);
+    cu_expect_err(&r, 200, "recv", "CLOSED");
+    hx_response_free(&r);
+    cu_ok(&server, id, "close", NULL);
+    tu_proc_stop(&peer);
+}
+
+static void test_unknown_authority(void **state)
+{
+    (void)state;
+    struct tu_proc peer;
+    tu_s_server(&peer, &certs, "localhost", NULL);
+    char id[64];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    /* No ca: the system's CAs, which never signed the test CA. */
+    tls_connect(id, "localhost", peer.port, "", &r);
+    expect_tls_failure(id, &r, "certificate signed by an unknown authority.");
+    hx_response_free(&r);
+    tu_proc_stop(&peer);
+}
+
+static void test_name_mismatch_and_servername(void **state)
+{
+    (void)state;
+    struct tu_proc peer;
+    const char *www[] = {"-www", NULL};
+    tu_s_server(&peer, &certs, "wrong", www);
+    char id[64];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    tls_connect(id, "localhost", peer.port, with_ca(), &r);
+    expect_tls_failure(id, &r, "name mismatch: the certificate is not valid for localhost.");
+    hx_response_free(&r);
+
+    /* servername names what is checked: the same certificate passes as wrong.example. */
+    hx_socket(&server, NULL, id);
+    char extra[8300];
+    snprintf(extra, sizeof(extra), "\"servername\":\"wrong.example\",%s", with_ca());
+    tls_connect(id, "127.0.0.1", peer.port, extra, &r);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    expect_http_answer(id);
+    cu_ok(&server, id, "close", NULL);
+    tu_proc_stop(&peer);
+}
+
+static void test_expired(void **state)
+{
+    (void)state;
+    struct tu_proc peer;
+    const char *www[] = {"-www", NULL};
+    tu_s_server(&peer, &certs, "expired", www);
+    char id[64];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    tls_connect(id, "localhost", peer.port, with_ca(), &r);
+    expect_tls_failure(id, &r, "the certificate has expired.");
+    hx_response_free(&r);
+
+    /* verify=false accepts it, and the bytes flow. */
+    hx_socket(&server, NULL, id);
+    tls_connect(id, "localhost", peer.port, "\"verify\":false", &r);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    expect_http_answer(id);
+    cu_ok(&server, id, "close", NULL);
+    tu_proc_stop(&peer);
+}
+
+static void test_sni_picks_the_certificate(void **state)
+{
+    (void)state;
+    /* The default certificate is the wrong one; SNI "localhost" selects the right one. */
+    char cert2[256], key2[256];
+    const char *args[] = {"-www", "-servername", "localhost", "-cert2",
+                          tu_path(&certs, "localhost.pem", cert2), "-key2",
+                          tu_path(&certs, "localhost.key", key2), NULL};
+    struct tu_proc peer;
+    tu_s_server(&peer, &certs, "wrong", args);
+    char id[64], extra[8300];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    snprintf(extra, sizeof(extra), "\"servername\":\"localhost\",%s", with_ca());
+    tls_connect(id, "127.0.0.1", peer.port, extra, &r);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    expect_http_answer(id);
+    cu_ok(&server, id, "close", NULL);
+
+    /* An address sends no SNI (RFC 6066) and is itself the name checked. */
+    hx_socket(&server, NULL, id);
+    tls_connect(id, "127.0.0.1", peer.port, with_ca(), &r);
+    expect_tls_failure(id, &r, "name mismatch: the certificate is not valid for 127.0.0.1.");
+    hx_response_free(&r);
+    tu_proc_stop(&peer);
+}
+
+/* ,"cert":...,"key":... with the test client's credentials, after the CA. */
+static const char *with_client_cert(void)
+{
+    static char buf[24000];
+    char c[7000], k[7000];
+    snprintf(buf, sizeof(buf), "%s,\"cert\":%s,\"key\":%s", with_ca(),
+             tu_json_str(certs.client_pem, c, sizeof(c)),
+             tu_json_str(certs.client_key, k, sizeof(k)));
+    return buf;
+}
+
+static void test_client_certificate_tls12(void **state)
+{
+    (void)state;
+    char ca[256];
+    const char *args[] = {"-www", "-tls1_2", "-Verify", "1", "-CAfile",
+                          tu_path(&certs, "ca.pem", ca), NULL};
+    struct tu_proc peer;
+    tu_s_server(&peer, &certs, "localhost", args);
+    char id[64];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    tls_connect(id, "localhost", peer.port, with_ca(), &r);
+    expect_tls_failure(id, &r, "client certificate required");
+    hx_response_free(&r);
+
+    hx_socket(&server, NULL, id);
+    tls_connect(id, "localhost", peer.port, with_client_cert(), &r);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    expect_http_answer(id);
+    cu_ok(&server, id, "close", NULL);
+    tu_proc_stop(&peer);
+}
+
+static void test_client_certificate_tls13(void **state)
+{
+    (void)state;
+    char ca[256];
+    const char *args[] = {"-www", "-Verify", "1", "-CAfile", tu_path(&certs, "ca.pem", ca), NULL};
+    struct tu_proc peer;
+    tu_s_server(&peer, &certs, "localhost", args);
+    char id[64];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    /* TLS 1.3 ends the client's handshake before the server judges it: the refusal comes
+     * as an alert, which the next read reports, in the same words. */
+    tls_connect(id, "localhost", peer.port, with_ca(), &r);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    hx_cmd(&server, id, "recv", "{\"n\":10,\"timeout\":5}", &r);
+    cu_expect_err(&r, 200, "recv", "TLS");
+    assert_non_null(strstr(hx_elem(&r, 1), "client certificate required"));
+    hx_response_free(&r);
+    cu_ok(&server, id, "close", NULL);
+
+    hx_socket(&server, NULL, id);
+    tls_connect(id, "localhost", peer.port, with_client_cert(), &r);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    expect_http_answer(id);
+    cu_ok(&server, id, "close", NULL);
+    tu_proc_stop(&peer);
+}
+
+static void test_peer_that_does_not_speak_tls(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = hx_tcp_listener(false, &port);
+    char id[64];
+    hx_socket(&server, NULL, id);
+    /* The answer comes once the peer has read the ClientHello and replied in plaintext. */
+    char path[128], body[128];
+    snprintf(path, sizeof(path), "/sockets/%s/connect", id);
+    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":%u,\"tls\":true}", port);
+    int fd = hx_send_only(&server, "POST", path, body);
+    int peer = hx_accept(lfd);
+    char hello[5];
+    hx_read_exact(peer, hello, sizeof(hello));
+    assert_int_equal(hello[0], 0x16); /* a TLS handshake record */
+    hx_write_all(peer, "500 what?\r\n", 11);
+    struct hx_response r;
+    hx_read_response(fd, 5000, &r);
+    close(fd);
+    expect_tls_failure(id, &r, "handshake failure: the peer does not speak TLS here.");
+    hx_response_free(&r);
+    close(peer);
+    close(lfd);
+}
+
+static void test_handshake_has_its_own_deadline(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = hx_tcp_listener(false, &port);
+    char id[64];
+    hx_socket(&server, NULL, id);
+    long long start = hx_now_ms();
+    struct hx_response r;
+    /* The peer accepts (in the kernel's backlog) and never answers the ClientHello. */
+    cu_cmdf(&server, id, "connect", &r, "{\"socketname\":\"127.0.0.1\",\"port\":%u,"
+            "\"tls\":true,\"verify\":false,\"timeout\":20}", port);
+    long long took = hx_now_ms() - start;
+    expect_tls_failure(id, &r, "handshake failure: the server did not finish the handshake "
+                               "within 1 s.");
+    hx_response_free(&r);
+    /* --tls-handshake-timeout 1, not the 20 s of the connect. */
+    assert_true(took < 10000);
+    close(lfd);
+}
+
+static void test_bad_tls_arguments(void **state)
+{
+    (void)state;
+    char id[64], body[9000], json[7000];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    cu_cmdf(&server, id, "connect", &r, "{\"socketname\":\"localhost\",\"port\":1,"
+            "\"servername\":\"x\"}");
+    cu_expect_err(&r, 400, "connect", "INVAL");
+    hx_response_free(&r);
+    cu_cmdf(&server, id, "connect", &r, "{\"socketname\":\"localhost\",\"port\":1,"
+            "\"tls\":\"maybe\"}");
+    cu_expect_err(&r, 400, "connect", "INVAL");
+    hx_response_free(&r);
+    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":1,\"tls\":true,"
+             "\"cert\":%s}", tu_json_str(certs.client_pem, json, sizeof(json)));
+    hx_cmd(&server, id, "connect", body, &r);
+    cu_expect_err(&r, 400, "connect", "INVAL");
+    hx_response_free(&r);
+    /* Not PEM: told before any connection is tried (port 1 would refuse). */
+    cu_cmdf(&server, id, "connect", &r, "{\"socketname\":\"localhost\",\"port\":1,"
+            "\"tls\":true,\"ca\":\"not a certificate\"}");
+    cu_expect_err(&r, 400, "connect", "INVAL");
+    assert_non_null(strstr(hx_elem(&r, 1), "ca holds no PEM certificate"));
+    hx_response_free(&r);
+    char dg[64];
+    hx_socket(&server, "[\"DGRAM\"]", dg);
+    cu_cmdf(&server, dg, "connect", &r, "{\"socketname\":\"localhost\",\"port\":1,\"tls\":true}");
+    cu_expect_err(&r, 400, "connect", "INVAL");
+    hx_response_free(&r);
+    cu_ok(&server, dg, "close", NULL);
+    cu_ok(&server, id, "close", NULL);
+    cu_healthz(&server);
+}
+
+static void test_clean_exit(void **state)
+{
+    (void)state;
+    cu_test_clean_exit(&server);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_https_exchange_counts_plaintext),
+        cmocka_unit_test(test_unknown_authority),
+        cmocka_unit_test(test_name_mismatch_and_servername),
+        cmocka_unit_test(test_expired),
+        cmocka_unit_test(test_sni_picks_the_certificate),
+        cmocka_unit_test(test_client_certificate_tls12),
+        cmocka_unit_test(test_client_certificate_tls13),
+        cmocka_unit_test(test_peer_that_does_not_speak_tls),
+        cmocka_unit_test(test_handshake_has_its_own_deadline),
+        cmocka_unit_test(test_bad_tls_arguments),
+        cmocka_unit_test(test_clean_exit),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,224 @@
+/*
+ * starttls through the gateway against a real STARTTLS line server (starttls_server.js,
+ * node's tls module): an SMTP-like conversation that turns to TLS midway, background
+ * receives whose events carry the decrypted bytes, the STARTTLS injection refused (a
+ * plaintext line behind the server's 220 is still unread), verification failure on the
+ * upgrade, starttls where it makes no sense, and a peer that answers a ClientHello in
+ * plaintext.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd_util.h"
+#include "event_util.h"
+#include "harness.h"
+#include "tls_util.h"
+
+static struct hx_server server;
+static struct tu_certs certs;
+static struct tu_proc smtp;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    tu_certs_make(&certs);
+    tu_starttls_server(&smtp, &certs);
+    const char *args[] = {"--tls-handshake-timeout", "2", NULL};
+    hx_start(&server, args);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    tu_proc_stop(&smtp);
+    tu_certs_free(&certs);
+    return cu_teardown(&server);
+}
+
+/* recv that must answer ok with exactly `want`. */
+static void expect_recv(const char *id, const char *body, const char *want)
+{
+    struct hx_response r;
+    hx_cmd(&server, id, "recv", body, &r);
+    hx_expect(&r, 200, "recv", "ok");
+    assert_string_equal(hx_elem(&r, 2), want);
+    hx_response_free(&r);
+}
+
+/* A socket connected (in plaintext) to the line server, past its banner and EHLO, with
+ * `command` sent; returns nothing read of the server's answer to it. */
+static void smtp_until(const char *id, const char *command)
+{
+    struct hx_response r;
+    cu_cmdf(&server, id, "connect", &r, "[\"localhost\",%u]", smtp.port);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    expect_recv(id, "{\"n\":35,\"timeout\":5}", "220 localhost ESMTP sockgate test~0D~0A");
+    cu_ok(&server, id, "send", "[\"EHLO me~0D~0A\"]");
+    cu_wait_fionread(&server, id, 29);
+    expect_recv(id, "[100]", "250-localhost~0D~0A250 STARTTLS~0D~0A");
+    char body[128];
+    snprintf(body, sizeof(body), "[\"%s~0D~0A\"]", command);
+    cu_ok(&server, id, "send", body);
+}
+
+/* {"ca": the test CA} for starttls. */
+static const char *ca_args(void)
+{
+    static char buf[8192];
+    char json[7000];
+    snprintf(buf, sizeof(buf), "{\"ca\":%s}", tu_json_str(certs.ca_pem, json, sizeof(json)));
+    return buf;
+}
+
+static void test_smtp_starttls_conversation(void **state)
+{
+    (void)state;
+    char id[64];
+    hx_socket(&server, NULL, id);
+    smtp_until(id, "STARTTLS");
+    expect_recv(id, "{\"n\":100,\"timeout\":5}", "220 Ready to start TLS~0D~0A");
+    /* servername defaults to the name connect was given: localhost. */
+    struct hx_response r;
+    hx_cmd(&server, id, "starttls", ca_args(), &r);
+    hx_expect(&r, 200, "starttls", "ok");
+    hx_response_free(&r);
+    cu_ok(&server, id, "send", "[\"EHLO me~0D~0A\"]");
+    expect_recv(id, "{\"n\":100,\"timeout\":5}", "250 secure TLSv1.3~0D~0A");
+
+    /* Events carry the decrypted bytes too. */
+    struct sse_stream es;
+    sse_open(&es, server.port, NULL);
+    eu_bg(&server, id, "recv", "{\"n\":100,\"callback\":\"onMail\"}");
+    cu_ok(&server, id, "send", "[\"ECHO hello over TLS~0D~0A\"]");
+    EU_EXPECT_EVENT(&es, "onMail", 4, "recv", "ok", "hello over TLS~0D~0A", id);
+    sse_close(&es);
+
+    /* Starting twice is refused; the session goes on. */
+    hx_cmd(&server, id, "starttls", ca_args(), &r);
+    cu_expect_err(&r, 200, "starttls", "TLS");
+    assert_non_null(strstr(hx_elem(&r, 1), "already"));
+    hx_response_free(&r);
+    cu_ok(&server, id, "send", "[\"QUIT~0D~0A\"]");
+    expect_recv(id, "{\"n\":100,\"timeout\":5}", "221 bye~0D~0A");
+    hx_cmd(&server, id, "recv", "{\"n\":100,\"timeout\":5}", &r);
+    cu_expect_err(&r, 200, "recv", "CLOSED");
+    hx_response_free(&r);
+    cu_ok(&server, id, "close", NULL);
+}
+
+static void test_injection_is_refused(void **state)
+{
+    (void)state;
+    char id[64];
+    hx_socket(&server, NULL, id);
+    smtp_until(id, "STARTTLS INJECT");
+    /* The 220 and, right behind it, a plaintext line an attacker slipped in. */
+    const char *ready = "220 Ready to start TLS\r\n", *injected = "250 INJECTED\r\n";
+    cu_wait_fionread(&server, id, (unsigned)(strlen(ready) + strlen(injected)));
+    char body[64];
+    snprintf(body, sizeof(body), "[%zu]", strlen(ready));
+    expect_recv(id, body, "220 Ready to start TLS~0D~0A");
+    struct hx_response r;
+    hx_cmd(&server, id, "starttls", ca_args(), &r);
+    cu_expect_err(&r, 200, "starttls", "TLS");
+    assert_non_null(strstr(hx_elem(&r, 1), "14 received bytes are still unread"));
+    hx_response_free(&r);
+    /* Nothing was read or sent for it: the plaintext is still there, for a person to see. */
+    expect_recv(id, "[100]", "250 INJECTED~0D~0A");
+    struct hx_response info;
+    cu_reqf(&server, "GET", NULL, &info, "/sockets/%s", id);
+    assert_null(cJSON_GetObjectItemCaseSensitive(info.json, "tls"));
+    hx_response_free(&info);
+    cu_ok(&server, id, "close", NULL);
+}
+
+static void test_upgrade_with_an_untrusted_certificate(void **state)
+{
+    (void)state;
+    char id[64];
+    hx_socket(&server, NULL, id);
+    smtp_until(id, "STARTTLS");
+    expect_recv(id, "{\"n\":100,\"timeout\":5}", "220 Ready to start TLS~0D~0A");
+    struct hx_response r;
+    hx_cmd(&server, id, "starttls", NULL, &r);
+    cu_expect_err(&r, 200, "starttls", "TLS");
+    assert_string_equal(hx_elem(&r, 1), "TLS: certificate signed by an unknown authority.");
+    hx_response_free(&r);
+    hx_cmd(&server, id, "send", "[\"EHLO me~0D~0A\"]", &r);
+    cu_expect_err(&r, 200, "send", "TLS");
+    hx_response_free(&r);
+    cu_ok(&server, id, "close", NULL);
+}
+
+static void test_starttls_where_it_cannot_run(void **state)
+{
+    (void)state;
+    char id[64];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    hx_cmd(&server, id, "starttls", NULL, &r);
+    cu_expect_err(&r, 200, "starttls", "NOTCONN");
+    hx_response_free(&r);
+    hx_cmd(&server, id, "starttls", "{\"tls\":true}", &r);
+    cu_expect_err(&r, 400, "starttls", "INVAL");
+    hx_response_free(&r);
+    char dg[64];
+    hx_socket(&server, "[\"DGRAM\"]", dg);
+    hx_cmd(&server, dg, "starttls", NULL, &r);
+    cu_expect_err(&r, 400, "starttls", "INVAL");
+    hx_response_free(&r);
+    cu_ok(&server, dg, "close", NULL);
+    cu_ok(&server, id, "close", NULL);
+}
+
+static void test_peer_answers_in_plaintext(void **state)
+{
+    (void)state;
+    char id[64];
+    int peer;
+    cu_connected_pair(&server, false, id, &peer);
+    char path[128];
+    snprintf(path, sizeof(path), "/sockets/%s/starttls", id);
+    int fd = hx_send_only(&server, "POST", path, "{\"verify\":false}");
+    char hello[5];
+    hx_read_exact(peer, hello, sizeof(hello));
+    assert_int_equal(hello[0], 0x16);
+    hx_write_all(peer, "454 TLS not available\r\n", 23);
+    struct hx_response r;
+    hx_read_response(fd, 5000, &r);
+    close(fd);
+    cu_expect_err(&r, 200, "starttls", "TLS");
+    assert_string_equal(hx_elem(&r, 1), "TLS: handshake failure: the peer does not speak TLS here.");
+    hx_response_free(&r);
+    cu_ok(&server, id, "close", NULL);
+    close(peer);
+}
+
+static void test_clean_exit(void **state)
+{
+    (void)state;
+    cu_test_clean_exit(&server);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_smtp_starttls_conversation),
+        cmocka_unit_test(test_injection_is_refused),
+        cmocka_unit_test(test_upgrade_with_an_untrusted_certificate),
+        cmocka_unit_test(test_starttls_where_it_cannot_run),
+        cmocka_unit_test(test_peer_answers_in_plaintext),
+        cmocka_unit_test(test_clean_exit),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
