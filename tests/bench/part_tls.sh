@@ -53,6 +53,8 @@ part_g() {
         "utime+stime of the server process / requests, during the runs above" lower
     row "g. MHD's own TLS, req/s" "$(rate_of g-mhd-https)" "$(rate_of g-mhd-http)" \
         "yardstick: the minimal MHD server with MHD_USE_TLS vs without (one-thread loop)"
+    row "g. MHD's own TLS, CPU per request, us" "$(cpu_of g-mhd-https)" "$(cpu_of g-mhd-http)" \
+        "the same yardstick in server CPU per request" lower
     for who in $servers; do
         IFS=: read -r name port pid SCHEME <<<"$who"
         [ "$pid" = "$plain_pid" ] || [ "$pid" = "$tls_pid" ] || stop "$pid"
