@@ -36,10 +36,11 @@ RUN make -j"$(nproc)" all \
     && cp -r build/web /out/usr/share/sockgate/web
 
 FROM debian:bookworm-slim
+# GnuTLS comes with libmicrohttpd; ca-certificates gives TLS sockets the system's CAs.
 # apt's package caches (pkgcache.bin, srcpkgcache.bin) are 77 MB; the image keeps none.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libcjson1 libc-ares2 netbase \
+        libmicrohttpd12 libcjson1 libc-ares2 netbase ca-certificates \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \
         /var/log/apt /var/log/dpkg.log \

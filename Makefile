@@ -91,6 +91,7 @@ test:
 test-native: all $(UNIT_BIN) $(INTEG_BIN) $(SHIM_LIBS)
 	@scripts/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
 	@tests/readme/walkthrough.sh $(BUILD)/sockgate
+	@tests/readme/walkthrough_tls.sh $(BUILD)/sockgate
 	@$(MAKE) --no-print-directory web-test
 	@$(MAKE) --no-print-directory api-test
 	@$(MAKE) --no-print-directory fuzz-regress

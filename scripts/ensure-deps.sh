@@ -8,7 +8,7 @@ set -eu
 pkgs_for() {
     case "$1" in
     build) echo "make gcc libc6-dev pkg-config netbase libmicrohttpd-dev libcjson-dev libc-ares-dev libgnutls28-dev" ;;
-    test)  echo "libcmocka-dev clang libclang-rt-14-dev redis-server nginx-light curl" ;;
+    test)  echo "libcmocka-dev clang libclang-rt-14-dev redis-server nginx-light curl openssl ca-certificates" ;;
     wasm)  echo "emscripten nodejs" ;;
     browser) echo "chromium npm" ;;
     # Routers and validators for tests/api: HAProxy 2.6 (nginx is in test), promtool

@@ -327,6 +327,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* Behind the HTTPS listener every connection is a socketpair, which has no TCP
+     * options to set: libmicrohttpd's complaints about them say nothing. */
+    const struct cfg *cfg = cls;
+    if (cfg->tls_cert[0] && (strncmp(msg, "Setting TCP_", 12) == 0 ||
+                             strncmp(msg, "Failed to push the data", 23) == 0))
+        return;
     log_line(cls, "libmicrohttpd: %s", msg);
 }
 
@@ -373,6 +379,9 @@ int srv_http_start(struct srv *s)
     if (!s->connlimit)
         return -1;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    /* With HTTPS the TLS listener accepts and hands over plaintext (tls_listener.h). */
+    if (cfg->tls_cert[0])
+        flags |= MHD_USE_NO_LISTEN_SOCKET;
     if (cfg->listen_addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* The hard cap sits above --max-connections so that the connections beyond it can
@@ -426,6 +435,16 @@ void srv_http_drain(struct srv *s, uint64_t deadline_ms)
         uint64_t left = deadline_ms - now;
         poll(&p, 1, left < 20 ? (int)left : 20);
     }
+}
+
+void srv_http_run_now(struct srv *s)
+{
+    mhd_drive(s);
+}
+
+void srv_http_kick(struct srv *s)
+{
+    eng_timer_start(s->loop, &s->mhd_timer, 0);
 }
 
 void srv_http_stop(struct srv *s)

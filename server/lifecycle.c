@@ -23,6 +23,7 @@
 #include "node.h"
 #include "policy.h"
 #include "server.h"
+#include "tls_listener.h"
 
 #define SHUTDOWN_GRACE_MS 3000     /* the longest answers may take to go out at shutdown */
 
@@ -144,8 +145,12 @@ static void signal_ready(struct eng_watch *w, uint32_t events)
     struct srv *s = (struct srv *)((char *)w - offsetof(struct srv, signal_watch));
     struct signalfd_siginfo si;
     bool got = false;
-    while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-        got = true;
+    while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP)
+            tlsl_reload(s); /* new certificates; nothing else reloads */
+        else
+            got = true;
+    }
     if (got)
         begin_shutdown(s);
 }
@@ -158,6 +163,7 @@ static int watch_signals(struct srv *s)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0)
@@ -203,7 +209,7 @@ int srv_open(struct srv *s, struct cfg *cfg)
         fprintf(stderr, "sockgate: cannot start the engine\n");
         return -1;
     }
-    if (srv_http_start(s) < 0)
+    if (srv_http_start(s) < 0 || (cfg->tls_cert[0] && tlsl_start(s) < 0))
         return -1;
     if (cfg->idle_timeout > 0)
         eng_timer_start(s->loop, &s->idle_timer, eng_now_ms() + 100);
@@ -239,6 +245,7 @@ void srv_close(struct srv *s)
         eng_loop_remove_before_sleep(s->loop, &s->drained_hook);
         log_flush_stop(s);
     }
+    tlsl_stop(s);
     srv_http_stop(s);
     /* The engine first: closing its sockets ends any background operation still armed
      * (the loop ended early), and that last answer is published to the events. */

@@ -141,8 +141,12 @@ void log_startup(const struct srv *s, bool token_generated)
     const struct cfg *cfg = s->cfg;
     char policy[1024];
     eng_policy_describe(s->policy, policy, sizeof(policy));
-    log_line(cfg, "listening on http://%s (max wait %gs, up to %zu sockets)", cfg->listen,
+    const char *scheme = cfg->tls_cert[0] ? "https" : "http";
+    log_line(cfg, "listening on %s://%s (max wait %gs, up to %zu sockets)", scheme, cfg->listen,
              cfg->max_wait, cfg->max_sockets);
+    if (!cfg->listen_loopback && !cfg->tls_cert[0])
+        log_line(cfg, "warning: listening beyond loopback without TLS: tokens and data travel "
+                 "in clear; give --tls-cert and --tls-key to serve HTTPS");
     log_line(cfg, "policy: %s; bind: %s", policy,
              cfg->allow_bind ? "any local address" : "loopback only, ports from 1024");
     const char *auth = cfg->ntokens ? (token_generated ? "generated token" : "token required")
@@ -158,9 +162,9 @@ void log_startup(const struct srv *s, bool token_generated)
         snprintf(where, sizeof(where), "%s", cfg->listen);
     /* The generated token must reach the person who started the server, once. */
     if (token_generated)
-        log_line(cfg, "console: http://%s/?token=%s", where, cfg->tokens[0]);
+        log_line(cfg, "console: %s://%s/?token=%s", scheme, where, cfg->tokens[0]);
     else
-        log_line(cfg, "console: http://%s/", where);
+        log_line(cfg, "console: %s://%s/", scheme, where);
 }
 
 /* Appends n bytes of s to line[*o], as many as fit in cap. */

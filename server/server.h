@@ -17,6 +17,7 @@
 struct events;
 struct metrics;
 struct connlimit;
+struct tlsl;
 
 struct srv {
     struct cfg *cfg;                 /* settings */
@@ -30,6 +31,7 @@ struct srv {
     uint64_t boot_base;              /* this start's first socket and event ids follow it */
     struct metrics *metrics;         /* counters for /metrics */
     struct connlimit *connlimit;     /* HTTP connection counts */
+    struct tlsl *tlsl;               /* the HTTPS listener in front of the daemon, or NULL */
     struct eng_timer idle_timer;     /* closes unused sockets (--idle-timeout) */
     struct eng_watch signal_watch;   /* SIGTERM/SIGINT as a descriptor */
     struct eng_hook log_hook;        /* plans the log flush before the loop sleeps */
@@ -126,5 +128,9 @@ void srv_http_drain(struct srv *s, uint64_t deadline_ms);
 /* Stops the daemon: libmicrohttpd closes every connection, suspended ones too, and
  * completes their requests (request_completed gives unsent data back). */
 void srv_http_stop(struct srv *s);
+/* Runs the daemon now: the HTTPS listener has just handed it a request. */
+void srv_http_run_now(struct srv *s);
+/* Runs the daemon on the next loop turn: a connection was handed to it (HTTPS). */
+void srv_http_kick(struct srv *s);
 
 #endif

@@ -37,7 +37,7 @@ BENCH_CLIENT_HDR := tests/bench/bench_client.h tests/bench/bench_http.h tests/be
 $(BENCH_DIR)/bench_client: $(BENCH_CLIENT_SRC) $(BENCH_CLIENT_HDR) $(BUILD)/obj/engine/codec.o
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  BENCH   $@")
-	$(Q)$(CC) $(CFLAGS) -Itests/bench -o $@ $(BENCH_CLIENT_SRC) $(BUILD)/obj/engine/codec.o
+	$(Q)$(CC) $(CFLAGS) -Itests/bench -o $@ $(BENCH_CLIENT_SRC) $(BUILD)/obj/engine/codec.o -lgnutls
 
 $(BENCH_DIR)/codec_bench: tests/bench/codec_bench.c $(BUILD)/obj/engine/codec.o
 	@mkdir -p $(dir $@)

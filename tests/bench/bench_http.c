@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -83,10 +84,64 @@ void bench_write_all(int fd, const char *buf, size_t len)
 
 /* ---- HTTP/1.1 client connection --------------------------------------------------- */
 
+#define TLS_READ_AHEAD (256 * 1024)
+
+/* One read() of all that is there, served to GnuTLS record by record. */
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+    struct hconn *h = ptr;
+    if (h->tls_off == h->tls_len) {
+        ssize_t r = read(h->fd, h->tls_in, TLS_READ_AHEAD);
+        if (r <= 0)
+            return r;
+        h->tls_len = (size_t)r;
+        h->tls_off = 0;
+    }
+    size_t n = h->tls_len - h->tls_off < len ? h->tls_len - h->tls_off : len;
+    memcpy(buf, h->tls_in + h->tls_off, n);
+    h->tls_off += n;
+    return (ssize_t)n;
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
+{
+    return write(((struct hconn *)ptr)->fd, buf, len);
+}
+
+/* HTTPS for the TLS listener's figures: the same client, so that the ratio is the
+ * listener's. */
+static void hconn_tls_start(struct hconn *h)
+{
+    gnutls_session_t s;
+    gnutls_certificate_credentials_t cred;
+    if (gnutls_init(&s, GNUTLS_CLIENT) < 0 || gnutls_certificate_allocate_credentials(&cred) < 0)
+        bench_die("gnutls_init");
+    gnutls_set_default_priority(s);
+    gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
+    h->tls_in = malloc(TLS_READ_AHEAD);
+    if (!h->tls_in)
+        bench_die("malloc");
+    gnutls_transport_set_ptr(s, h);
+    gnutls_transport_set_pull_function(s, tls_pull);
+    gnutls_transport_set_push_function(s, tls_push);
+    int rc;
+    do
+        rc = gnutls_handshake(s);
+    while (rc < 0 && !gnutls_error_is_fatal(rc));
+    if (rc < 0) {
+        fprintf(stderr, "bench_client: TLS handshake: %s\n", gnutls_strerror(rc));
+        exit(1);
+    }
+    h->tls = s;
+}
+
 void hconn_open(struct hconn *h, int port)
 {
     memset(h, 0, sizeof(*h));
     h->fd = bench_tcp_connect(port);
+    const char *tls = getenv("BENCH_TLS");
+    if (tls && strcmp(tls, "1") == 0)
+        hconn_tls_start(h);
     h->incap = 64 * 1024;
     h->in = malloc(h->incap);
     h->outcap = 64 * 1024;
@@ -97,6 +152,13 @@ void hconn_open(struct hconn *h, int port)
 
 void hconn_close(struct hconn *h)
 {
+    if (h->tls) {
+        gnutls_bye(h->tls, GNUTLS_SHUT_WR);
+        gnutls_deinit(h->tls); /* the credentials go with the process */
+        h->tls = NULL;
+        free(h->tls_in);
+        h->tls_in = NULL;
+    }
     if (h->fd >= 0)
         close(h->fd);
     free(h->in);
@@ -126,7 +188,19 @@ static size_t hconn_format(struct hconn *h, const char *method, const char *path
 
 void hconn_send(struct hconn *h, const char *method, const char *path, const char *body)
 {
-    bench_write_all(h->fd, h->out, hconn_format(h, method, path, body));
+    size_t len = hconn_format(h, method, path, body);
+    if (!h->tls) {
+        bench_write_all(h->fd, h->out, len);
+        return;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t w = gnutls_record_send(h->tls, h->out + off, len - off);
+        if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+            continue;
+        if (w < 0)
+            bench_die("TLS write");
+        off += (size_t)w;
+    }
 }
 
 /* 1 when a whole response is in h->in (status, hdrlen, bodylen set), 0 when more is
@@ -161,7 +235,16 @@ ssize_t hconn_fill(struct hconn *h)
         if (!h->in)
             bench_die("realloc");
     }
-    ssize_t r = read(h->fd, h->in + h->inlen, h->incap - h->inlen);
+    ssize_t r;
+    if (h->tls) {
+        r = gnutls_record_recv(h->tls, h->in + h->inlen, h->incap - h->inlen);
+        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+            return 0;
+        if (r < 0)
+            r = -1;
+    } else {
+        r = read(h->fd, h->in + h->inlen, h->incap - h->inlen);
+    }
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
     if (r <= 0) {

@@ -30,6 +30,9 @@ void bench_write_all(int fd, const char *buf, size_t len);
  * hconn_close frees what it holds. */
 struct hconn {
     int fd;                     /* keep-alive connection to the server */
+    void *tls;                  /* its GnuTLS session with BENCH_TLS=1 (HTTPS), or NULL */
+    char *tls_in;               /* ciphertext read ahead for it, as a browser's TLS does */
+    size_t tls_len, tls_off;
     char *in;                   /* bytes read and not yet consumed */
     size_t inlen, incap;        /* their number, the buffer's size */
     int status;                 /* the parsed response's status */
@@ -38,6 +41,8 @@ struct hconn {
     size_t outcap;              /* its buffer's size */
 };
 
+/* Connects; with BENCH_TLS=1 in the environment, over HTTPS (blocking handshake, the
+ * server's certificate not checked: a benchmark on loopback measures, it trusts). */
 void hconn_open(struct hconn *h, int port);
 void hconn_close(struct hconn *h);
 /* Sends one request (body NULL: none; a body is sent as application/json). */

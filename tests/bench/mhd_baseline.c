@@ -66,12 +66,27 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     return ret;
 }
 
+/* The whole of a small file (a PEM certificate or key), NUL-terminated, or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    if (buf && fread(buf, 1, 65535, f) == 0) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     char *end;
     long port = argc >= 2 ? strtol(argv[1], &end, 10) : -1;
     if (argc < 2 || *end || port < 0 || port > 65535) {
-        fprintf(stderr, "usage: mhd_baseline PORT [--external]\n");
+        fprintf(stderr, "usage: mhd_baseline PORT [--external] [--tls CERT KEY]\n");
         return 2;
     }
     int external = argc > 2 && strcmp(argv[2], "--external") == 0;
@@ -87,10 +102,26 @@ int main(int argc, char **argv)
         signal(SIGINT, on_signal);
     }
     unsigned flags = external ? MHD_USE_EPOLL : MHD_USE_EPOLL_INTERNAL_THREAD;
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, handler, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
+    /* --tls CERT KEY: libmicrohttpd's own TLS (MHD_USE_TLS), the figure sockgate's HTTPS
+     * listener is compared with. */
+    int opt = 2 + external;
+    char *cert = NULL, *key = NULL;
+    if (argc > opt + 2 && strcmp(argv[opt], "--tls") == 0) {
+        cert = slurp(argv[opt + 1]);
+        key = slurp(argv[opt + 2]);
+        if (!cert || !key) {
+            fprintf(stderr, "mhd_baseline: cannot read %s or %s\n", argv[opt + 1], argv[opt + 2]);
+            return 1;
+        }
+    }
+    struct MHD_Daemon *d =
+        cert ? MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handler, NULL,
+                                MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END)
+             : MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, NULL,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "mhd_baseline: cannot listen on %s\n", argv[1]);
         return 1;
@@ -114,5 +145,7 @@ int main(int argc, char **argv)
         close(ep);
     }
     MHD_stop_daemon(d);
+    free(cert);
+    free(key);
     return 0;
 }

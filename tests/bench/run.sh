@@ -18,7 +18,7 @@ BUILD=${1:-build}
 BIN=$BUILD/bench
 SOCKGATE=$BUILD/sockgate
 ROUNDS=${BENCH_ROUNDS:-3}
-ONLY=${BENCH_ONLY:-a,b,c,d,e,f}
+ONLY=${BENCH_ONLY:-a,b,c,d,e,f,g}
 SECS=${BENCH_SECONDS:-2}
 BULK_BYTES=100000000          # 100 MB files for the bulk receive
 CODEC_BYTES=16777216          # 16 MiB of each for the codec
@@ -88,10 +88,11 @@ wait_ready() {
     fail "$1 did not start: $(cat "$TMP/$1.err")"
 }
 
-# Waits (at most 5 s) for an HTTP server to answer.
+# Waits (at most 5 s) for an HTTP server to answer: wait_http PORT [PATH [SCHEME]]; an
+# https server's certificate is not checked (-k).
 wait_http() {
     for _ in $(seq 50); do
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1${2:-/}" && return 0
+        curl -sk -o /dev/null --max-time 1 "${3:-http}://127.0.0.1:$1${2:-/}" && return 0
         sleep 0.1
     done
     fail "nothing answers on 127.0.0.1:$1"
@@ -114,7 +115,7 @@ row() {
 wrk_run() {
     local c0 c1 out
     c0=$(cpu_ticks "$3")
-    out=$(wrk -t2 -c50 -d"${SECS}s" "http://127.0.0.1:$2$(url_of "$2")")
+    out=$(wrk -t2 -c50 -d"${SECS}s" "${SCHEME:-http}://127.0.0.1:$2$(url_of "$2")")
     c1=$(cpu_ticks "$3")
     echo "$out" >>"$TMP/$1.wrk"
     echo "$out" | awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
@@ -347,7 +348,11 @@ part_f() {
     stop "$SG_PID"
 }
 
-for p in a b c d e f; do
+# g. the HTTPS listener (its own file).
+# shellcheck source=tests/bench/part_tls.sh
+. "$(dirname "$0")/part_tls.sh"
+
+for p in a b c d e f g; do
     if part "$p"; then "part_$p"; fi
 done
 

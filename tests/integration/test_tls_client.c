@@ -101,6 +101,38 @@ static void expect_tls_failure(const char *id, struct hx_response *r, const char
     cu_ok(&server, id, "close", NULL);
 }
 
+/* A fresh socket whose TLS connect must fail with TLS: why (it is closed afterwards). */
+static void expect_refused(const char *name, uint16_t port, const char *extra, const char *why)
+{
+    char id[64];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    tls_connect(id, name, port, extra, &r);
+    expect_tls_failure(id, &r, why);
+    hx_response_free(&r);
+}
+
+/* A fresh socket whose TLS connect must succeed and carry an HTTP exchange; then closed. */
+static void expect_https_works(const char *name, uint16_t port, const char *extra)
+{
+    char id[64];
+    hx_socket(&server, NULL, id);
+    struct hx_response r;
+    tls_connect(id, name, port, extra, &r);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    expect_http_answer(id);
+    cu_ok(&server, id, "close", NULL);
+}
+
+/* ,"servername":"<name>" and the CA, for tls_connect. */
+static const char *with_servername(const char *name)
+{
+    static char buf[8400];
+    snprintf(buf, sizeof(buf), "\"servername\":\"%s\",%s", name, with_ca());
+    return buf;
+}
+
 static void test_https_exchange_counts_plaintext(void **state)
 {
     (void)state;
@@ -148,13 +180,8 @@ static void test_unknown_authority(void **state)
     (void)state;
     struct tu_proc peer;
     tu_s_server(&peer, &certs, "localhost", NULL);
-    char id[64];
-    hx_socket(&server, NULL, id);
-    struct hx_response r;
     /* No ca: the system's CAs, which never signed the test CA. */
-    tls_connect(id, "localhost", peer.port, "", &r);
-    expect_tls_failure(id, &r, "certificate signed by an unknown authority.");
-    hx_response_free(&r);
+    expect_refused("localhost", peer.port, "", "certificate signed by an unknown authority.");
     tu_proc_stop(&peer);
 }
 
@@ -164,22 +191,10 @@ static void test_name_mismatch_and_servername(void **state)
     struct tu_proc peer;
     const char *www[] = {"-www", NULL};
     tu_s_server(&peer, &certs, "wrong", www);
-    char id[64];
-    hx_socket(&server, NULL, id);
-    struct hx_response r;
-    tls_connect(id, "localhost", peer.port, with_ca(), &r);
-    expect_tls_failure(id, &r, "name mismatch: the certificate is not valid for localhost.");
-    hx_response_free(&r);
-
+    expect_refused("localhost", peer.port, with_ca(),
+                   "name mismatch: the certificate is not valid for localhost.");
     /* servername names what is checked: the same certificate passes as wrong.example. */
-    hx_socket(&server, NULL, id);
-    char extra[8300];
-    snprintf(extra, sizeof(extra), "\"servername\":\"wrong.example\",%s", with_ca());
-    tls_connect(id, "127.0.0.1", peer.port, extra, &r);
-    hx_expect(&r, 200, "connect", "ok");
-    hx_response_free(&r);
-    expect_http_answer(id);
-    cu_ok(&server, id, "close", NULL);
+    expect_https_works("127.0.0.1", peer.port, with_servername("wrong.example"));
     tu_proc_stop(&peer);
 }
 
@@ -189,20 +204,9 @@ static void test_expired(void **state)
     struct tu_proc peer;
     const char *www[] = {"-www", NULL};
     tu_s_server(&peer, &certs, "expired", www);
-    char id[64];
-    hx_socket(&server, NULL, id);
-    struct hx_response r;
-    tls_connect(id, "localhost", peer.port, with_ca(), &r);
-    expect_tls_failure(id, &r, "the certificate has expired.");
-    hx_response_free(&r);
-
+    expect_refused("localhost", peer.port, with_ca(), "the certificate has expired.");
     /* verify=false accepts it, and the bytes flow. */
-    hx_socket(&server, NULL, id);
-    tls_connect(id, "localhost", peer.port, "\"verify\":false", &r);
-    hx_expect(&r, 200, "connect", "ok");
-    hx_response_free(&r);
-    expect_http_answer(id);
-    cu_ok(&server, id, "close", NULL);
+    expect_https_works("localhost", peer.port, "\"verify\":false");
     tu_proc_stop(&peer);
 }
 
@@ -216,21 +220,10 @@ static void test_sni_picks_the_certificate(void **state)
                           tu_path(&certs, "localhost.key", key2), NULL};
     struct tu_proc peer;
     tu_s_server(&peer, &certs, "wrong", args);
-    char id[64], extra[8300];
-    hx_socket(&server, NULL, id);
-    struct hx_response r;
-    snprintf(extra, sizeof(extra), "\"servername\":\"localhost\",%s", with_ca());
-    tls_connect(id, "127.0.0.1", peer.port, extra, &r);
-    hx_expect(&r, 200, "connect", "ok");
-    hx_response_free(&r);
-    expect_http_answer(id);
-    cu_ok(&server, id, "close", NULL);
-
+    expect_https_works("127.0.0.1", peer.port, with_servername("localhost"));
     /* An address sends no SNI (RFC 6066) and is itself the name checked. */
-    hx_socket(&server, NULL, id);
-    tls_connect(id, "127.0.0.1", peer.port, with_ca(), &r);
-    expect_tls_failure(id, &r, "name mismatch: the certificate is not valid for 127.0.0.1.");
-    hx_response_free(&r);
+    expect_refused("127.0.0.1", peer.port, with_ca(),
+                   "name mismatch: the certificate is not valid for 127.0.0.1.");
     tu_proc_stop(&peer);
 }
 
@@ -253,19 +246,8 @@ static void test_client_certificate_tls12(void **state)
                           tu_path(&certs, "ca.pem", ca), NULL};
     struct tu_proc peer;
     tu_s_server(&peer, &certs, "localhost", args);
-    char id[64];
-    hx_socket(&server, NULL, id);
-    struct hx_response r;
-    tls_connect(id, "localhost", peer.port, with_ca(), &r);
-    expect_tls_failure(id, &r, "client certificate required");
-    hx_response_free(&r);
-
-    hx_socket(&server, NULL, id);
-    tls_connect(id, "localhost", peer.port, with_client_cert(), &r);
-    hx_expect(&r, 200, "connect", "ok");
-    hx_response_free(&r);
-    expect_http_answer(id);
-    cu_ok(&server, id, "close", NULL);
+    expect_refused("localhost", peer.port, with_ca(), "client certificate required");
+    expect_https_works("localhost", peer.port, with_client_cert());
     tu_proc_stop(&peer);
 }
 
@@ -289,13 +271,7 @@ static void test_client_certificate_tls13(void **state)
     assert_non_null(strstr(hx_elem(&r, 1), "client certificate required"));
     hx_response_free(&r);
     cu_ok(&server, id, "close", NULL);
-
-    hx_socket(&server, NULL, id);
-    tls_connect(id, "localhost", peer.port, with_client_cert(), &r);
-    hx_expect(&r, 200, "connect", "ok");
-    hx_response_free(&r);
-    expect_http_answer(id);
-    cu_ok(&server, id, "close", NULL);
+    expect_https_works("localhost", peer.port, with_client_cert());
     tu_proc_stop(&peer);
 }
 

@@ -54,6 +54,19 @@ static void expect_recv(const char *id, const char *body, const char *want)
     hx_response_free(&r);
 }
 
+/* A command that must answer `status` with error `name` whose text holds `text` (NULL:
+ * any text). */
+static void expect_err(const char *id, const char *cmd, const char *body, int status,
+                       const char *name, const char *text)
+{
+    struct hx_response r;
+    hx_cmd(&server, id, cmd, body, &r);
+    cu_expect_err(&r, status, cmd, name);
+    if (text && !strstr(hx_elem(&r, 1), text))
+        fail_msg("%s: want '%s' in %s", cmd, text, hx_elem(&r, 1));
+    hx_response_free(&r);
+}
+
 /* A socket connected (in plaintext) to the line server, past its banner and EHLO, with
  * `command` sent; returns nothing read of the server's answer to it. */
 static void smtp_until(const char *id, const char *command)
@@ -104,15 +117,10 @@ static void test_smtp_starttls_conversation(void **state)
     sse_close(&es);
 
     /* Starting twice is refused; the session goes on. */
-    hx_cmd(&server, id, "starttls", ca_args(), &r);
-    cu_expect_err(&r, 200, "starttls", "TLS");
-    assert_non_null(strstr(hx_elem(&r, 1), "already"));
-    hx_response_free(&r);
+    expect_err(id, "starttls", ca_args(), 200, "TLS", "already");
     cu_ok(&server, id, "send", "[\"QUIT~0D~0A\"]");
     expect_recv(id, "{\"n\":100,\"timeout\":5}", "221 bye~0D~0A");
-    hx_cmd(&server, id, "recv", "{\"n\":100,\"timeout\":5}", &r);
-    cu_expect_err(&r, 200, "recv", "CLOSED");
-    hx_response_free(&r);
+    expect_err(id, "recv", "{\"n\":100,\"timeout\":5}", 200, "CLOSED", NULL);
     cu_ok(&server, id, "close", NULL);
 }
 
@@ -128,11 +136,7 @@ static void test_injection_is_refused(void **state)
     char body[64];
     snprintf(body, sizeof(body), "[%zu]", strlen(ready));
     expect_recv(id, body, "220 Ready to start TLS~0D~0A");
-    struct hx_response r;
-    hx_cmd(&server, id, "starttls", ca_args(), &r);
-    cu_expect_err(&r, 200, "starttls", "TLS");
-    assert_non_null(strstr(hx_elem(&r, 1), "14 received bytes are still unread"));
-    hx_response_free(&r);
+    expect_err(id, "starttls", ca_args(), 200, "TLS", "14 received bytes are still unread");
     /* Nothing was read or sent for it: the plaintext is still there, for a person to see. */
     expect_recv(id, "[100]", "250 INJECTED~0D~0A");
     struct hx_response info;
@@ -149,14 +153,8 @@ static void test_upgrade_with_an_untrusted_certificate(void **state)
     hx_socket(&server, NULL, id);
     smtp_until(id, "STARTTLS");
     expect_recv(id, "{\"n\":100,\"timeout\":5}", "220 Ready to start TLS~0D~0A");
-    struct hx_response r;
-    hx_cmd(&server, id, "starttls", NULL, &r);
-    cu_expect_err(&r, 200, "starttls", "TLS");
-    assert_string_equal(hx_elem(&r, 1), "TLS: certificate signed by an unknown authority.");
-    hx_response_free(&r);
-    hx_cmd(&server, id, "send", "[\"EHLO me~0D~0A\"]", &r);
-    cu_expect_err(&r, 200, "send", "TLS");
-    hx_response_free(&r);
+    expect_err(id, "starttls", NULL, 200, "TLS", "TLS: certificate signed by an unknown authority.");
+    expect_err(id, "send", "[\"EHLO me~0D~0A\"]", 200, "TLS", NULL);
     cu_ok(&server, id, "close", NULL);
 }
 
@@ -165,18 +163,11 @@ static void test_starttls_where_it_cannot_run(void **state)
     (void)state;
     char id[64];
     hx_socket(&server, NULL, id);
-    struct hx_response r;
-    hx_cmd(&server, id, "starttls", NULL, &r);
-    cu_expect_err(&r, 200, "starttls", "NOTCONN");
-    hx_response_free(&r);
-    hx_cmd(&server, id, "starttls", "{\"tls\":true}", &r);
-    cu_expect_err(&r, 400, "starttls", "INVAL");
-    hx_response_free(&r);
+    expect_err(id, "starttls", NULL, 200, "NOTCONN", NULL);
+    expect_err(id, "starttls", "{\"tls\":true}", 400, "INVAL", NULL);
     char dg[64];
     hx_socket(&server, "[\"DGRAM\"]", dg);
-    hx_cmd(&server, dg, "starttls", NULL, &r);
-    cu_expect_err(&r, 400, "starttls", "INVAL");
-    hx_response_free(&r);
+    expect_err(dg, "starttls", NULL, 400, "INVAL", NULL);
     cu_ok(&server, dg, "close", NULL);
     cu_ok(&server, id, "close", NULL);
 }

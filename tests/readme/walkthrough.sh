@@ -8,36 +8,18 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
-free_port() {
-    # Probe upward from a random port for one nobody answers on (bash's /dev/tcp). Below
-    # Linux's ephemeral range (32768 and up), so that no outgoing connection of this or
-    # any other test holds it as its source port when the walkthrough binds it.
-    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
-    while (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null; do p=$((p + 1)); done
-    echo $p
-}
+# shellcheck source=tests/readme/lib.sh
+. "$here/tests/readme/lib.sh"
 http_port=$(free_port)
 app_port=$(free_port)
 [ "$app_port" != "$http_port" ] || app_port=$((app_port + 1))
 
-sed -n '/<!-- walkthrough:begin -->/,/<!-- walkthrough:end -->/p' "$here/README.md" \
-    | sed -e '/^<!--/d' -e '/^```/d' \
-    | sed -e "s/\b8080\b/$http_port/g" -e "s/\b9000\b/$app_port/g" \
-          -e "s#/tmp/sockgate-client.txt#$work/client.txt#g" > "$work/walk.sh"
-
-"$bin" --listen 127.0.0.1:$http_port --quiet 2>"$work/server.log" &
-pid=$!
-for _ in $(seq 1 100); do
-    curl -s "localhost:$http_port/healthz" >/dev/null 2>&1 && break
-    sleep 0.05
-done
+readme_block "$here/README.md" walkthrough -e "s/\b8080\b/$http_port/g" -e "s/\b9000\b/$app_port/g" \
+    -e "s#/tmp/sockgate-client.txt#$work/client.txt#g" > "$work/walk.sh"
+start_gateway "$bin" "$http_port" "$work/server.log"
 
 bash -eu "$work/walk.sh" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; exit 1; }
 
-fail=0
-expect() {
-    if grep -qF -- "$1" "$work/out.txt"; then echo "ok: $1"; else echo "MISSING: $1"; fail=1; fi
-}
 expect '["connect","ok"]'
 expect '["send","ok",""]'
 expect '["recv","ok","HTTP/1.1 200 OK~0D~0A'
@@ -49,8 +31,4 @@ expect '["listen","ok"]'
 expect '["recv","ok","GET /hello HTTP/1.1~0D~0A'
 expect 'hello from sockgate'
 expect '{"sockets":['
-if [ $fail -ne 0 ]; then
-    echo "--- walkthrough output"; cat "$work/out.txt"; exit 1
-fi
-kill -TERM $pid; wait $pid
-echo "walkthrough: 11 passed, 0 failed"
+finish walkthrough

@@ -1,0 +1,90 @@
+# shellcheck shell=bash
+# Part g of tests/bench/run.sh (sourced by it): the HTTPS listener against the plain one.
+# The same gateway binary runs twice, once with --tls-cert/--tls-key, and the same
+# clients drive both: wrk (which speaks TLS) for the command rate, and bench_client
+# bulk-gw (BENCH_TLS=1 makes it speak HTTPS) for 100 MB of text through recv. The
+# minimal libmicrohttpd server with and without its own TLS (MHD_USE_TLS) shows what TLS
+# costs libmicrohttpd itself on this machine, the yardstick for the listener's ratio.
+
+part_g() {
+    local rounds=${BENCH_RATE_ROUNDS:-5} who name port pid servers plain_port tls_port
+    local plain_pid tls_pid
+    say "g. HTTPS listener vs HTTP: wrk -t2 -c50 ($rounds x $SECS s) and 100 MB text via recv ($ROUNDS rounds)"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/tls.key" -out "$TMP/tls.pem" \
+        -days 2 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        >/dev/null 2>&1 || fail "openssl could not make a certificate"
+    start_sockgate g
+    plain_port=$SG_PORT
+    plain_pid=$SG_PID
+    tls_port=$(freeport)
+    start sockgate-g-tls "$SOCKGATE" --listen "127.0.0.1:$tls_port" --tls-cert "$TMP/tls.pem" \
+        --tls-key "$TMP/tls.key"
+    tls_pid=$LAST_PID
+    wait_http "$tls_port" /healthz https
+    prepare_getsockname "$plain_port"
+    local id
+    id=$(curl -sk -X POST "https://127.0.0.1:$tls_port/sockets" | cut -d'"' -f6)
+    curl -sk -X POST "https://127.0.0.1:$tls_port/sockets/$id/bind" \
+        -d '{"localhost":"127.0.0.1","port":0}' >/dev/null
+    eval "URL_$tls_port=/sockets/$id/getsockname"
+    local mp mt
+    mp=$(freeport)
+    start mhd-g-plain "$BIN/mhd_baseline" "$mp" --external
+    wait_ready mhd-g-plain
+    servers="g-http:$plain_port:$plain_pid:http g-mhd-http:$mp:$LAST_PID:http"
+    mt=$(freeport)
+    start mhd-g-tls "$BIN/mhd_baseline" "$mt" --external --tls "$TMP/tls.pem" "$TMP/tls.key"
+    wait_ready mhd-g-tls
+    servers="$servers g-https:$tls_port:$tls_pid:https g-mhd-https:$mt:$LAST_PID:https"
+    for who in $servers; do
+        IFS=: read -r name port pid SCHEME <<<"$who"
+        wrk -t2 -c50 -d1s "$SCHEME://127.0.0.1:$port$(url_of "$port")" >/dev/null # warm-up
+    done
+    for _ in $(seq "$rounds"); do
+        for who in $servers; do
+            IFS=: read -r name port pid SCHEME <<<"$who"
+            wrk_run "$name" "$port" "$pid"
+        done
+    done
+    SCHEME=http
+    row "g. HTTPS GET getsockname, req/s" "$(rate_of g-https)" "$(rate_of g-http)" \
+        "sockgate --tls-cert/--tls-key vs the same sockgate over HTTP (wrk -t2 -c50 keep-alive)"
+    row "g. HTTPS server CPU per request, us" "$(cpu_of g-https)" "$(cpu_of g-http)" \
+        "utime+stime of the server process / requests, during the runs above" lower
+    row "g. MHD's own TLS, req/s" "$(rate_of g-mhd-https)" "$(rate_of g-mhd-http)" \
+        "yardstick: the minimal MHD server with MHD_USE_TLS vs without (one-thread loop)"
+    row "g. MHD's own TLS, CPU per request, us" "$(cpu_of g-mhd-https)" "$(cpu_of g-mhd-http)" \
+        "the same yardstick in server CPU per request" lower
+    for who in $servers; do
+        IFS=: read -r name port pid SCHEME <<<"$who"
+        [ "$pid" = "$plain_pid" ] || [ "$pid" = "$tls_pid" ] || stop "$pid"
+    done
+    SCHEME=http
+
+    mkdir -p "$TMP/www" "$TMP/nginx"
+    chmod 755 "$TMP/www"
+    "$BIN/bench_client" gen text "$TMP/www/text.txt" "$BULK_BYTES" || fail "cannot write test data"
+    chmod 644 "$TMP/www/"*
+    NGINX_PORT=$(freeport)
+    write_nginx_conf
+    start nginx-g "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf"
+    local nginx_pid=$LAST_PID
+    wait_http "$NGINX_PORT" /text.txt
+    for _ in $(seq "$ROUNDS"); do
+        "$BIN/bench_client" bulk-gw "$plain_port" "$NGINX_PORT" /text.txt ascii~hex 1048576 \
+            >"$TMP/g-bulk-http.out" || fail "bulk-gw over HTTP failed"
+        kv "$TMP/g-bulk-http.out" mb_per_s >>"$TMP/g-bulk-http.mbs"
+        BENCH_TLS=1 "$BIN/bench_client" bulk-gw "$tls_port" "$NGINX_PORT" /text.txt ascii~hex \
+            1048576 >"$TMP/g-bulk-https.out" || fail "bulk-gw over HTTPS failed"
+        kv "$TMP/g-bulk-https.out" mb_per_s >>"$TMP/g-bulk-https.mbs"
+        [ "$(kv "$TMP/g-bulk-https.out" bytes)" = "$(kv "$TMP/g-bulk-http.out" bytes)" ] ||
+            say "warning: the HTTPS bulk receive counted other bytes than the HTTP one"
+    done
+    row "g. HTTPS 100 MB text via recv, MB/s" "$(median <"$TMP/g-bulk-https.mbs")" \
+        "$(median <"$TMP/g-bulk-http.mbs")" \
+        "recv n=1 MiB loop over HTTPS vs the same over HTTP (ascii~hex, decoded by the client)"
+    stop "$nginx_pid"
+    stop "$plain_pid"
+    stop "$tls_pid"
+    rm -f "$TMP/www/"*
+}

@@ -1,0 +1,138 @@
+/*
+ * The console over HTTPS in real Chromium: the gateway serves with --tls-cert/--tls-key
+ * (a certificate made here by openssl for localhost), Chromium trusts exactly that key
+ * (--ignore-certificate-errors-spki-list, nothing broader), and a person's session runs
+ * as over HTTP: socket, connect, send, recv against a TCP server in this process, and a
+ * background recv whose event arrives on the EventSource stream, all over https://.
+ *
+ *   SOCKGATE_BUILD=build node --test tests/web/console_https.browser.test.js
+ */
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn, execFileSync } = require('node:child_process');
+const { chromium } = require('playwright-core');
+
+const root = path.resolve(__dirname, '..', '..');
+const build = path.resolve(root, process.env.SOCKGATE_BUILD || 'build');
+const chromiumPath = process.env.SOCKGATE_CHROMIUM || '/usr/bin/chromium';
+const TOKEN = 'https-console-token';
+
+let dir;             /* the certificate's folder */
+let gateway;         /* the sockgate child process */
+let gatewayLog = '';
+let base;            /* https://localhost:PORT */
+let tcp;             /* the TCP server the console talks to */
+let browser;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/* A self-signed certificate for localhost and the base64 SHA-256 of its public key,
+ * the form Chromium's SPKI allow-list takes. */
+function makeCertificate() {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockgate-https-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key,
+    '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  const der = execFileSync('openssl', ['x509', '-in', cert, '-pubkey', '-noout']);
+  const spki = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: der });
+  const hash = require('node:crypto').createHash('sha256').update(spki).digest('base64');
+  return { cert, key, hash };
+}
+
+before(async () => {
+  const { cert, key, hash } = makeCertificate();
+  tcp = net.createServer((sock) => {
+    sock.on('data', (d) => {
+      if (d.toString('latin1').includes('PING')) sock.write('+PONG\r\n');
+      if (d.toString('latin1').includes('PUSH')) sock.write('pushed over https\r\n');
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise((r) => tcp.listen(0, '127.0.0.1', r));
+  const port = await freePort();
+  base = `https://localhost:${port}`;
+  gateway = spawn(path.join(build, 'sockgate'), ['--listen', `127.0.0.1:${port}`,
+    '--web-dir', path.join(build, 'web'), '--token', TOKEN, '--tls-cert', cert,
+    '--tls-key', key], { stdio: ['ignore', 'pipe', 'pipe'] });
+  process.on('exit', () => { if (gateway.exitCode === null) gateway.kill('SIGKILL'); });
+  gateway.stdout.on('data', (d) => { gatewayLog += d; });
+  gateway.stderr.on('data', (d) => { gatewayLog += d; });
+  const end = Date.now() + 10000;
+  while (!/listening on https:/.test(gatewayLog)) {
+    if (Date.now() > end) throw new Error(`sockgate did not start:\n${gatewayLog}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--ignore-certificate-errors-spki-list=${hash}`],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (gateway && gateway.exitCode === null) {
+    const exited = new Promise((r) => gateway.once('exit', r));
+    gateway.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (gateway.exitCode === null) gateway.kill('SIGKILL');
+  }
+  if (tcp) tcp.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/* Types a line, presses Enter, waits until it has run; returns its entry. */
+async function run(page, line) {
+  const count = await page.locator('.entry').count();
+  await page.locator('#input').fill(line);
+  await page.locator('#input').press('Enter');
+  await page.waitForFunction((n) => document.querySelectorAll('.entry').length > n &&
+    !document.querySelector('.entry.queued, .entry.running'), count, { timeout: 15000 });
+  return page.locator('.entry').last();
+}
+
+test('a console session over https: commands, answers and a background event', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const response = await page.goto(`${base}/?token=${TOKEN}`);
+  assert.equal(response.status(), 200);
+  assert.equal(new URL(page.url()).protocol, 'https:');
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
+
+  let e = await run(page, 's = Socket()');
+  assert.match(await e.locator('.answer').innerText(), /^\["socket","ok","[^"]+"\]$/);
+  e = await run(page, `s << connect("127.0.0.1", ${tcp.address().port})`);
+  assert.equal(await e.locator('.answer').innerText(), '["connect","ok"]');
+  await run(page, 's << send("PING~0d~0a")');
+  e = await run(page, 'rc = s << recv(100)');
+  assert.equal(await e.locator('.answer').innerText(), '["recv","ok","+PONG~0D~0A"]');
+
+  /* The event stream (EventSource) over https delivers a background recv. */
+  await run(page, 's << recv(100, "onPush"); s << send("PUSH")');
+  await page.waitForFunction(() => document.body.innerText.includes('pushed over https'),
+    null, { timeout: 10000 });
+  await run(page, 's << close');
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
