@@ -11,13 +11,14 @@ const { chromium } = require('playwright-core');
 
 const chromiumPath = process.env.SOCKGATE_CHROMIUM || '/usr/bin/chromium';
 
-async function launch() {
+/* Chromium as the team launches it, with any further flags. */
+async function launch(extraArgs = []) {
   assert.ok(fs.existsSync(chromiumPath), `${chromiumPath} is missing (apt-get install chromium)`);
   return chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
 }
 

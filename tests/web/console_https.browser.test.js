@@ -1,9 +1,9 @@
 /*
  * The console over HTTPS in real Chromium: the gateway serves with --tls-cert/--tls-key
  * (a certificate made here by openssl for localhost), Chromium trusts exactly that key
- * (--ignore-certificate-errors-spki-list, nothing broader), and a person's session runs
+ * (--ignore-certificate-errors-spki-list, nothing broader), and a person's script runs
  * as over HTTP: socket, connect, send, recv against a TCP server in this process, and a
- * background recv whose event arrives on the EventSource stream, all over https://.
+ * callback whose event arrives on the EventSource stream, all over https://.
  *
  *   SOCKGATE_BUILD=build node --test tests/web/console_https.browser.test.js
  */
@@ -16,11 +16,10 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
-const { chromium } = require('playwright-core');
+const { launch, openConsole, runScript, lines } = require('./browser.js');
 
 const root = path.resolve(__dirname, '..', '..');
 const build = path.resolve(root, process.env.SOCKGATE_BUILD || 'build');
-const chromiumPath = process.env.SOCKGATE_CHROMIUM || '/usr/bin/chromium';
 const TOKEN = 'https-console-token';
 
 let dir;             /* the certificate's folder */
@@ -79,13 +78,7 @@ before(async () => {
     if (Date.now() > end) throw new Error(`sockgate did not start:\n${gatewayLog}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${hash}`],
-  });
+  browser = await launch([`--ignore-certificate-errors-spki-list=${hash}`]);
 });
 
 after(async () => {
@@ -100,39 +93,29 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/* Types a line, presses Enter, waits until it has run; returns its entry. */
-async function run(page, line) {
-  const count = await page.locator('.entry').count();
-  await page.locator('#input').fill(line);
-  await page.locator('#input').press('Enter');
-  await page.waitForFunction((n) => document.querySelectorAll('.entry').length > n &&
-    !document.querySelector('.entry.queued, .entry.running'), count, { timeout: 15000 });
-  return page.locator('.entry').last();
-}
-
-test('a console session over https: commands, answers and a background event', async () => {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  const response = await page.goto(`${base}/?token=${TOKEN}`);
-  assert.equal(response.status(), 200);
+test('a console session over https: a script, its answers and a callback', async (t) => {
+  const page = await openConsole(t, browser, { base, token: TOKEN });
   assert.equal(new URL(page.url()).protocol, 'https:');
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
-
-  let e = await run(page, 's = Socket()');
-  assert.match(await e.locator('.answer').innerText(), /^\["socket","ok","[^"]+"\]$/);
-  e = await run(page, `s << connect("127.0.0.1", ${tcp.address().port})`);
-  assert.equal(await e.locator('.answer').innerText(), '["connect","ok"]');
-  await run(page, 's << send("PING~0d~0a")');
-  e = await run(page, 'rc = s << recv(100)');
-  assert.equal(await e.locator('.answer').innerText(), '["recv","ok","+PONG~0D~0A"]');
-
-  /* The event stream (EventSource) over https delivers a background recv. */
-  await run(page, 's << recv(100, "onPush"); s << send("PUSH")');
-  await page.waitForFunction(() => document.body.innerText.includes('pushed over https'),
+  await page.waitForFunction(() => document.getElementById('events-status').dataset.state === 'ok',
     null, { timeout: 10000 });
-  await run(page, 's << close');
-  assert.deepEqual(problems, []);
-  await ctx.close();
+  await runScript(page, `s = Socket();
+rc = s << Connect("127.0.0.1", ${tcp.address().port});
+s << Send("PING\\!r\\!n");
+rc = s << Recv(100);
+Print(Blob To Char(rc[3]));
+got = 0;
+onPush = Function({rc}, got = 1; Print(Blob To Char(rc[3])));
+s << Recv(100, "onPush");
+s << Send("PUSH");
+tries = 200;
+While(!got & tries-- > 0, Wait(0.05));
+s << Close();`);
+  assert.deepEqual(await lines(page, 'error'), []);
+  /* The event stream (EventSource) over https delivered the background recv. */
+  assert.deepEqual(await lines(page, 'out'), ['"+PONG\\!r\\!n"', '"pushed over https\\!r\\!n"']);
+  const answers = await page.locator('#log .msg .answer').allInnerTexts();
+  assert.match(answers[0], /^\{"socket", "ok", "[^"]+"\}$/);
+  assert.equal(answers[3], '{"recv", "ok", "+PONG~0D~0A"}');
+  assert.match(await page.locator('#events .event .answer').first().innerText(),
+    /^\{"recv", "ok", "pushed over https~0D~0A", "[^"]+"\}$/);
 });
