@@ -289,17 +289,39 @@ static void collect_before_sleep(struct eng_hook *h)
     collect_dead((struct eng *)((char *)h - offsetof(struct eng, collect_hook)));
 }
 
-struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family)
+int engi_socket_room(const struct eng *e, char *why, size_t size)
 {
     if (e->nsockets >= e->cfg.max_sockets) {
+        snprintf(why, size, "%zu sockets are open, the most allowed", e->cfg.max_sockets);
+        return ENG_ELIMIT;
+    }
+    if (e->cfg.max_fd_sockets && e->nsockets >= e->cfg.max_fd_sockets) {
+        snprintf(why, size, "%zu sockets are open, all that the open-file limit leaves room "
+                            "for", e->cfg.max_fd_sockets);
+        return ENG_ELIMIT;
+    }
+    return 0;
+}
+
+struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family)
+{
+    char why[128];
+    if (engi_socket_room(e, why, sizeof(why)) < 0) {
         struct eng_list *l = engi_list_named("socket");
         if (l)
-            engi_list_set_err(l, ENG_ELIMIT, "%zu sockets are open, the most allowed",
-                              e->cfg.max_sockets);
+            engi_list_set_err(l, ENG_ELIMIT, "%s", why);
         return l;
     }
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int err = fd < 0 ? -errno : 0; /* before malloc, which may change errno */
+    /* The process or the system is out of descriptors after all: a limit, not the
+     * socket's outcome. */
+    if (err == -EMFILE || err == -ENFILE) {
+        struct eng_list *l = engi_list_named("socket");
+        if (l)
+            engi_list_set_err(l, ENG_ELIMIT, "too many open files");
+        return l;
+    }
     struct eng_list *l = engi_list_named("socket");
     if (!l) {
         if (fd >= 0)

@@ -114,6 +114,7 @@ struct eng_config {
                                  * earlier run of the gateway gave out */
     double max_wait;            /* seconds a blocking command waits at most */
     size_t max_sockets;         /* open sockets in total */
+    size_t max_fd_sockets;      /* sockets the open-file limit leaves room for; 0: no cap */
     size_t max_sockets_per_owner; /* open sockets per owner, accepted ones included; 0: none */
     size_t max_waits;           /* operations in progress in total */
     bool allow_bind_any;        /* bind to non-loopback addresses and ports below 1024 */

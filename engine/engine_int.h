@@ -165,6 +165,9 @@ struct eng_socket *engi_socket_add(struct eng *e, int owner, int fd, int type, i
 void engi_socket_close(struct eng_socket *s, int code);
 void engi_kick(struct eng_socket *s);
 int64_t engi_wall_ms(void);
+/* 0 when one more socket may open, else ENG_ELIMIT with why in `why` (64 bytes at
+ * least): the --max-sockets limit, or the room the open-file limit leaves. */
+int engi_socket_room(const struct eng *e, char *why, size_t size);
 
 /* Operations (ops.c). */
 struct eng_op *engi_op_new(struct eng_socket *s, const struct eng_request *req,

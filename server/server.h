@@ -32,6 +32,8 @@ struct srv {
     struct metrics *metrics;         /* counters for /metrics */
     struct connlimit *connlimit;     /* HTTP connection counts */
     struct tlsl *tlsl;               /* the HTTPS listener in front of the daemon, or NULL */
+    unsigned http_fds;               /* HTTP connections the open-file limit leaves room for */
+    size_t socket_fds;               /* sockets it leaves room for */
     struct eng_timer idle_timer;     /* closes unused sockets (--idle-timeout) */
     struct eng_watch signal_watch;   /* SIGTERM/SIGINT as a descriptor */
     struct eng_hook log_hook;        /* plans the log flush before the loop sleeps */

@@ -40,6 +40,12 @@ void su_start_env(struct hx_server *s, const char *const *args, const char *cons
     track(s);
 }
 
+void su_start_nofile(struct hx_server *s, const char *const *args, unsigned nofile)
+{
+    hx_start_nofile(s, args, nofile);
+    track(s);
+}
+
 int su_stop_leftovers(void **state)
 {
     (void)state;

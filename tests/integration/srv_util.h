@@ -17,6 +17,7 @@
 void su_start(struct hx_server *s, const char *const *args);
 void su_start_env(struct hx_server *s, const char *const *args, const char *const *env,
                   uint16_t port);
+void su_start_nofile(struct hx_server *s, const char *const *args, unsigned nofile);
 /* A test's teardown: kills every server started since the last call that still runs. A
  * failed assertion jumps past the test's own hx_stop, and a leftover server would also
  * hold the test's stdout open for whoever reads it. Always returns 0. */

@@ -205,6 +205,88 @@ static void test_sigterm_under_200_waits(void **state)
     assert_int_equal(cu_log_clean(&srv), 0);
 }
 
+/* A process at its open-file limit: socket creation answers 429 LIMIT before the
+ * descriptors run out, and what is reserved keeps working: /healthz, new HTTP connections,
+ * waits on existing sockets, their data, and accept on a listening socket (LIMIT, the
+ * connection closed). It used to answer 200 MFILE and then stop accepting HTTP at all. */
+static void test_open_file_limit_answers_429_and_keeps_serving(void **state)
+{
+    (void)state;
+    enum { NOFILE = 256, MAX_TRY = 400, WAITERS = 20 };
+    struct hx_server srv;
+    su_start_nofile(&srv, NULL, NOFILE);
+    uint16_t port;
+    int lfd = hx_tcp_listener(false, &port);
+    static char ids[MAX_TRY][64];
+    int n = 0;
+    struct hx_response r;
+    for (; n < MAX_TRY; n++) {
+        hx_request(&srv, "POST", "/sockets", NULL, &r);
+        if (r.status != 201)
+            break;
+        snprintf(ids[n], sizeof(ids[n]), "%s", hx_elem(&r, 2));
+        hx_response_free(&r);
+    }
+    /* The first refusal is the limit, not the system's error. */
+    if (r.status != 429)
+        fail_msg("after %d sockets: expected 429 LIMIT, got %d %s", n, r.status, r.body);
+    su_expect_refused(&r, 429, "LIMIT");
+    hx_response_free(&r);
+    assert_true(n >= 32 && n < NOFILE);
+
+    /* Existing sockets work: connect two, with a peer each. */
+    int peers[2];
+    for (int i = 0; i < 2; i++) {
+        cu_cmdf(&srv, ids[i], "connect", &r, "[\"127.0.0.1\",%u]", port);
+        hx_expect(&r, 200, "connect", "ok");
+        hx_response_free(&r);
+        peers[i] = hx_accept(lfd);
+    }
+    /* HTTP keeps its share: WAITERS waits at once on new connections, and /healthz. */
+    int fds[WAITERS];
+    for (int i = 0; i < WAITERS; i++)
+        fds[i] = start_recv(&srv, ids[0], "[1]");
+    for (int i = 0; i < 500 && pending_of(&srv, ids[0]) < WAITERS; i++)
+        usleep(10000);
+    assert_int_equal(pending_of(&srv, ids[0]), WAITERS);
+    cu_healthz(&srv);
+    char data[WAITERS];
+    memset(data, 'z', sizeof(data));
+    hx_write_all(peers[0], data, sizeof(data));
+    for (int i = 0; i < WAITERS; i++) {
+        hx_read_response(fds[i], 5000, &r);
+        close(fds[i]);
+        hx_expect(&r, 200, "recv", "ok");
+        assert_string_equal(hx_elem(&r, 2), "z");
+        hx_response_free(&r);
+    }
+    /* A listening socket at the limit: the connection is answered LIMIT and closed. */
+    cu_ok(&srv, ids[2], "bind", "[\"127.0.0.1\",0]");
+    cu_ok(&srv, ids[2], "listen", NULL);
+    char addr[64];
+    unsigned lport;
+    cu_name(&srv, ids[2], false, addr, sizeof(addr), &lport);
+    int c = hx_tcp_connect(false, (uint16_t)lport);
+    assert_true(c >= 0);
+    hx_cmd(&srv, ids[2], "accept", "{\"timeout\":5}", &r);
+    cu_expect_err(&r, 429, "accept", "LIMIT");
+    hx_response_free(&r);
+    char byte;
+    struct pollfd p = {.fd = c, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 5000), 1);
+    assert_true(read(c, &byte, 1) <= 0); /* closed by the gateway */
+    close(c);
+    /* Closing one makes room for one. */
+    cu_ok(&srv, ids[n - 1], "close", NULL);
+    char again[64];
+    hx_socket(&srv, NULL, again);
+    cu_healthz(&srv);
+    close(peers[0]);
+    close(peers[1]);
+    close(lfd);
+    assert_int_equal(cu_stop(&srv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +294,8 @@ int main(void)
         cmocka_unit_test_teardown(test_peer_half_close, su_stop_leftovers),
         cmocka_unit_test_teardown(test_clients_gone_mid_wait_lose_nothing, su_stop_leftovers),
         cmocka_unit_test_teardown(test_sigterm_under_200_waits, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_open_file_limit_answers_429_and_keeps_serving,
+                                  su_stop_leftovers),
     };
     return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
 }
