@@ -47,11 +47,6 @@ int eng_cmd_from_name(const char *name, enum eng_cmd *out)
     return -EINVAL;
 }
 
-int64_t eng_wall_ms(void)
-{
-    return engi_wall_ms();
-}
-
 int64_t engi_wall_ms(void)
 {
     struct timeval tv;
@@ -189,7 +184,8 @@ struct eng_socket *engi_socket_add(struct eng *e, int owner, int fd, int type, i
     s->type = type;
     s->family = family;
     s->state = ENGI_NEW;
-    s->created_ms = s->used_ms = engi_wall_ms();
+    s->created_ms = engi_wall_ms();
+    s->created_mono_ms = s->used_mono_ms = eng_now_ms();
     eng_watch_init(&s->watch, fd, engi_socket_ready);
     size_t b = bucket_of(s->num);
     s->hash_next = e->buckets[b];
@@ -384,7 +380,8 @@ static void socket_fill_info(const struct eng_socket *s, struct eng_socket_info 
     info->bytes_out = s->bytes_out;
     info->pending = queue_len(&s->readq) + queue_len(&s->writeq);
     info->created_unix_ms = s->created_ms;
-    info->last_used_unix_ms = s->used_ms;
+    /* Reckoned from the creation time, so that using a socket reads no wall clock. */
+    info->last_used_unix_ms = s->created_ms + (int64_t)(s->used_mono_ms - s->created_mono_ms);
     info->tls = engi_tls_state_name(s);
 }
 
@@ -409,14 +406,19 @@ void eng_socket_foreach(struct eng *e, int owner,
     }
 }
 
-void eng_close_idle(struct eng *e, int64_t before_ms,
+void engi_socket_used(struct eng_socket *s)
+{
+    s->used_mono_ms = eng_now_ms();
+}
+
+void eng_close_idle(struct eng *e, uint64_t before_ms,
                     void (*fn)(void *ctx, int owner, const char *id), void *ctx)
 {
     struct eng_socket *s = e->all_head;
     while (s) {
         struct eng_socket *next = s->all_next;
         /* A socket someone waits on is in use, however long the wait. */
-        if (s->used_ms < before_ms && !s->readq.head && !s->writeq.head) {
+        if (s->used_mono_ms < before_ms && !s->readq.head && !s->writeq.head) {
             fn(ctx, s->owner, s->id);
             engi_socket_close(s, ENG_ECLOSED);
         }
@@ -486,7 +488,7 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
         *now = engi_list_err(req->cmd, ENG_ENOTSOCK, "no socket %.64s", id);
         return *now ? 0 : -ENOMEM;
     }
-    s->used_ms = engi_wall_ms();
+    engi_socket_used(s);
     if (!eng_cmd_waits(req->cmd)) {
         *now = exec_now(s, req);
         return *now ? 0 : -ENOMEM;

@@ -129,8 +129,6 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg);
 /* Closes every socket (answering their waits CLOSED) and frees the engine. Accepts NULL. */
 void eng_free(struct eng *e);
 
-/* Wall-clock milliseconds since the epoch, the clock of last-used times. */
-int64_t eng_wall_ms(void);
 
 /* Creates a socket for `owner` (an opaque credential number). type is SOCK_STREAM or
  * SOCK_DGRAM, family AF_INET or AF_INET6. Returns the answer list ["socket","ok",id] or
@@ -178,8 +176,9 @@ void eng_socket_foreach(struct eng *e, int owner,
                         void (*fn)(void *ctx, const struct eng_socket_info *info), void *ctx);
 
 /* Closes every socket with no operation pending that was last used before `before_ms`
- * (wall-clock ms since the epoch), calling fn(ctx, owner, id) for each just before. */
-void eng_close_idle(struct eng *e, int64_t before_ms,
+ * (eng_now_ms, the monotonic clock: a wall-clock jump closes nothing), calling
+ * fn(ctx, owner, id) for each just before. */
+void eng_close_idle(struct eng *e, uint64_t before_ms,
                     void (*fn)(void *ctx, int owner, const char *id), void *ctx);
 
 /* Open sockets of `owner`. */

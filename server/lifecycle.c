@@ -25,6 +25,7 @@
 #include "policy.h"
 #include "server.h"
 #include "tls_listener.h"
+#include "services.h"
 
 #define SHUTDOWN_GRACE_MS 3000     /* the longest answers may take to go out at shutdown */
 #define FD_RESERVE 64              /* descriptors kept for the rest: listener, epoll, signals,
@@ -126,7 +127,9 @@ static void idle_sweep(struct eng_timer *t)
 {
     struct srv *s = (struct srv *)((char *)t - offsetof(struct srv, idle_timer));
     double period = s->cfg->idle_timeout;
-    eng_close_idle(s->eng, eng_wall_ms() - (int64_t)(period * 1000), idle_closed, s);
+    uint64_t now = eng_now_ms(), idle_ms = (uint64_t)(period * 1000);
+    if (now > idle_ms)
+        eng_close_idle(s->eng, now - idle_ms, idle_closed, s);
     uint64_t step = (uint64_t)(period * 250);
     eng_timer_start(s->loop, t, eng_now_ms() + (step < 100 ? 100 : step > 1000 ? 1000 : step));
 }
@@ -203,6 +206,10 @@ int srv_open(struct srv *s, struct cfg *cfg)
     eng_hook_init(&s->drained_hook, stop_when_drained);
     default_web_dir(cfg);
     plan_descriptors(s);
+    /* Read here, not per request on the loop (services.h). */
+    if (services_load(SERVICES_PATH) < 0)
+        fprintf(stderr, "sockgate: cannot read %s: service names will not work as ports\n",
+                SERVICES_PATH);
     bool generated = false;
     s->policy = build_policy(cfg);
     if (!s->policy || ensure_token(cfg, &generated) < 0)
@@ -226,8 +233,9 @@ int srv_open(struct srv *s, struct cfg *cfg)
     };
     s->eng = eng_new(s->loop, &ec);
     s->metrics = metrics_new();
+    s->files = static_load(cfg->web_dir, cfg);
     s->events = s->eng ? events_new(s, cfg->event_buffer) : NULL;
-    if (!s->eng || !s->metrics || !s->events || watch_signals(s) < 0) {
+    if (!s->eng || !s->metrics || !s->files || !s->events || watch_signals(s) < 0) {
         fprintf(stderr, "sockgate: cannot start the engine\n");
         return -1;
     }
@@ -276,10 +284,12 @@ void srv_close(struct srv *s)
     eng_free(s->eng);
     events_free(s->events);
     metrics_free(s->metrics);
+    static_free(s->files);
     if (s->signal_watch.fd >= 0) {
         eng_watch_set(s->loop, &s->signal_watch, 0);
         close(s->signal_watch.fd);
     }
     eng_loop_free(s->loop);
     eng_policy_free(s->policy);
+    services_free();
 }
