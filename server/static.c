@@ -99,7 +99,8 @@ struct static_files *static_load(const char *dir, const struct cfg *cfg)
     for (struct dirent *de = readdir(d); de; de = readdir(d)) {
         const char *name = de->d_name;
         const char *type = content_type(name);
-        if (name[0] == '.' || !type || strlen(name) >= sizeof(sf->files[0].name))
+        size_t len = strlen(name);
+        if (name[0] == '.' || !type || len >= sizeof(sf->files[0].name))
             continue;
         if (sf->n == STATIC_MAX_FILES) {
             log_line(cfg, "console files: more than %d in %s; the rest are not served",
@@ -109,7 +110,7 @@ struct static_files *static_load(const char *dir, const struct cfg *cfg)
         struct static_file *f = &sf->files[sf->n];
         if (read_file(dirfd(d), name, STATIC_MAX_TOTAL - sf->bytes, f) < 0)
             continue;
-        snprintf(f->name, sizeof(f->name), "%s", name);
+        memcpy(f->name, name, len + 1);
         f->type = type;
         sf->bytes += f->len;
         sf->n++;
