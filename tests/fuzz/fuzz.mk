@@ -15,6 +15,8 @@ FUZZ_SRC_codec := engine/codec.c
 # args.c names commands through engine.c, which brings the rest of the engine with it.
 FUZZ_SRC_args := server/args.c server/services.c $(wildcard engine/*.c)
 FUZZ_LDLIBS_args := -lcjson -lcares -lgnutls -lm
+FUZZ_SRC_policy := engine/policy.c engine/errname.c
+FUZZ_SRC_listen := server/config.c
 FUZZ_SRC_jsl := web/jsl_lexer.c web/jsl_tree.c web/jsl_parser.c web/jsl_writer.c
 FUZZ_LDLIBS_jsl := -lcjson
 
