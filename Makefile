@@ -3,6 +3,7 @@
 #   make run        install what is missing, build, start on 127.0.0.1:8080
 #   make test       install what is missing, build, run every test: plain and ASan/UBSan
 #   make bench      benchmarks (tests/bench), fuzz: libFuzzer harnesses for a bounded time
+#   make soak       the gateway under a mixed load for SOAK_SECONDS (300), sampled (tests/soak)
 # A variant build goes to its own folder: `make BUILD=build/asan SAN=1`.
 
 BUILD ?= build
@@ -92,6 +93,7 @@ test-native: all $(UNIT_BIN) $(INTEG_BIN) $(SHIM_LIBS)
 	@scripts/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
 	@tests/readme/walkthrough.sh $(BUILD)/sockgate
 	@tests/readme/walkthrough_tls.sh $(BUILD)/sockgate
+	@$(MAKE) --no-print-directory soak-short
 	@$(MAKE) --no-print-directory web-test
 	@$(MAKE) --no-print-directory api-test
 	@$(MAKE) --no-print-directory fuzz-regress
@@ -110,6 +112,7 @@ clean:
 -include web/web.mk
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include tests/soak/soak.mk
 -include tests/api/api.mk
 -include docker.mk
 

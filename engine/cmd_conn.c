@@ -170,15 +170,17 @@ int engi_try_accept(struct eng_op *op)
         int err = errno;
         if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED)
             return 0;
-        engi_op_finish(op, engi_list_err(op->cmd, -err, NULL));
+        engi_op_finish(op, err == EMFILE || err == ENFILE
+                               ? engi_list_err(op->cmd, ENG_ELIMIT, "too many open files")
+                               : engi_list_err(op->cmd, -err, NULL));
         return 1;
     }
     struct eng *e = s->e;
-    if (e->nsockets >= e->cfg.max_sockets) {
+    char why[128];
+    if (engi_socket_room(e, why, sizeof(why)) < 0) {
         close(fd);
-        engi_op_finish(op, engi_list_err(op->cmd, ENG_ELIMIT,
-                                         "%zu sockets are open, the most allowed; the "
-                                         "connection was closed", e->cfg.max_sockets));
+        engi_op_finish(op, engi_list_err(op->cmd, ENG_ELIMIT, "%s; the connection was closed",
+                                         why));
         return 1;
     }
     /* An accepted socket belongs to the listener's owner, so it counts against that

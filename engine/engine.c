@@ -47,11 +47,6 @@ int eng_cmd_from_name(const char *name, enum eng_cmd *out)
     return -EINVAL;
 }
 
-int64_t eng_wall_ms(void)
-{
-    return engi_wall_ms();
-}
-
 int64_t engi_wall_ms(void)
 {
     struct timeval tv;
@@ -189,7 +184,8 @@ struct eng_socket *engi_socket_add(struct eng *e, int owner, int fd, int type, i
     s->type = type;
     s->family = family;
     s->state = ENGI_NEW;
-    s->created_ms = s->used_ms = engi_wall_ms();
+    s->created_ms = engi_wall_ms();
+    s->created_mono_ms = s->used_mono_ms = eng_now_ms();
     eng_watch_init(&s->watch, fd, engi_socket_ready);
     size_t b = bucket_of(s->num);
     s->hash_next = e->buckets[b];
@@ -289,17 +285,39 @@ static void collect_before_sleep(struct eng_hook *h)
     collect_dead((struct eng *)((char *)h - offsetof(struct eng, collect_hook)));
 }
 
-struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family)
+int engi_socket_room(const struct eng *e, char *why, size_t size)
 {
     if (e->nsockets >= e->cfg.max_sockets) {
+        snprintf(why, size, "%zu sockets are open, the most allowed", e->cfg.max_sockets);
+        return ENG_ELIMIT;
+    }
+    if (e->cfg.max_fd_sockets && e->nsockets >= e->cfg.max_fd_sockets) {
+        snprintf(why, size, "%zu sockets are open, all that the open-file limit leaves room "
+                            "for", e->cfg.max_fd_sockets);
+        return ENG_ELIMIT;
+    }
+    return 0;
+}
+
+struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family)
+{
+    char why[128];
+    if (engi_socket_room(e, why, sizeof(why)) < 0) {
         struct eng_list *l = engi_list_named("socket");
         if (l)
-            engi_list_set_err(l, ENG_ELIMIT, "%zu sockets are open, the most allowed",
-                              e->cfg.max_sockets);
+            engi_list_set_err(l, ENG_ELIMIT, "%s", why);
         return l;
     }
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int err = fd < 0 ? -errno : 0; /* before malloc, which may change errno */
+    /* The process or the system is out of descriptors after all: a limit, not the
+     * socket's outcome. */
+    if (err == -EMFILE || err == -ENFILE) {
+        struct eng_list *l = engi_list_named("socket");
+        if (l)
+            engi_list_set_err(l, ENG_ELIMIT, "too many open files");
+        return l;
+    }
     struct eng_list *l = engi_list_named("socket");
     if (!l) {
         if (fd >= 0)
@@ -362,7 +380,8 @@ static void socket_fill_info(const struct eng_socket *s, struct eng_socket_info 
     info->bytes_out = s->bytes_out;
     info->pending = queue_len(&s->readq) + queue_len(&s->writeq);
     info->created_unix_ms = s->created_ms;
-    info->last_used_unix_ms = s->used_ms;
+    /* Reckoned from the creation time, so that using a socket reads no wall clock. */
+    info->last_used_unix_ms = s->created_ms + (int64_t)(s->used_mono_ms - s->created_mono_ms);
     info->tls = engi_tls_state_name(s);
 }
 
@@ -387,14 +406,19 @@ void eng_socket_foreach(struct eng *e, int owner,
     }
 }
 
-void eng_close_idle(struct eng *e, int64_t before_ms,
+void engi_socket_used(struct eng_socket *s)
+{
+    s->used_mono_ms = eng_now_ms();
+}
+
+void eng_close_idle(struct eng *e, uint64_t before_ms,
                     void (*fn)(void *ctx, int owner, const char *id), void *ctx)
 {
     struct eng_socket *s = e->all_head;
     while (s) {
         struct eng_socket *next = s->all_next;
         /* A socket someone waits on is in use, however long the wait. */
-        if (s->used_ms < before_ms && !s->readq.head && !s->writeq.head) {
+        if (s->used_mono_ms < before_ms && !s->readq.head && !s->writeq.head) {
             fn(ctx, s->owner, s->id);
             engi_socket_close(s, ENG_ECLOSED);
         }
@@ -464,7 +488,7 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
         *now = engi_list_err(req->cmd, ENG_ENOTSOCK, "no socket %.64s", id);
         return *now ? 0 : -ENOMEM;
     }
-    s->used_ms = engi_wall_ms();
+    engi_socket_used(s);
     if (!eng_cmd_waits(req->cmd)) {
         *now = exec_now(s, req);
         return *now ? 0 : -ENOMEM;

@@ -114,6 +114,7 @@ struct eng_config {
                                  * earlier run of the gateway gave out */
     double max_wait;            /* seconds a blocking command waits at most */
     size_t max_sockets;         /* open sockets in total */
+    size_t max_fd_sockets;      /* sockets the open-file limit leaves room for; 0: no cap */
     size_t max_sockets_per_owner; /* open sockets per owner, accepted ones included; 0: none */
     size_t max_waits;           /* operations in progress in total */
     bool allow_bind_any;        /* bind to non-loopback addresses and ports below 1024 */
@@ -128,8 +129,6 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg);
 /* Closes every socket (answering their waits CLOSED) and frees the engine. Accepts NULL. */
 void eng_free(struct eng *e);
 
-/* Wall-clock milliseconds since the epoch, the clock of last-used times. */
-int64_t eng_wall_ms(void);
 
 /* Creates a socket for `owner` (an opaque credential number). type is SOCK_STREAM or
  * SOCK_DGRAM, family AF_INET or AF_INET6. Returns the answer list ["socket","ok",id] or
@@ -177,8 +176,9 @@ void eng_socket_foreach(struct eng *e, int owner,
                         void (*fn)(void *ctx, const struct eng_socket_info *info), void *ctx);
 
 /* Closes every socket with no operation pending that was last used before `before_ms`
- * (wall-clock ms since the epoch), calling fn(ctx, owner, id) for each just before. */
-void eng_close_idle(struct eng *e, int64_t before_ms,
+ * (eng_now_ms, the monotonic clock: a wall-clock jump closes nothing), calling
+ * fn(ctx, owner, id) for each just before. */
+void eng_close_idle(struct eng *e, uint64_t before_ms,
                     void (*fn)(void *ctx, int owner, const char *id), void *ctx);
 
 /* Open sockets of `owner`. */

@@ -60,7 +60,9 @@ struct eng_socket {
     uint64_t reads;                  /* reads from fd so far: numbers them for read order */
     size_t pushback_bytes;           /* their total */
     uint64_t bytes_in, bytes_out;    /* payload counters */
-    int64_t created_ms, used_ms;     /* wall-clock ms since the epoch */
+    int64_t created_ms;              /* wall-clock ms since the epoch, for listings */
+    uint64_t created_mono_ms;        /* the same moment on the monotonic clock */
+    uint64_t used_mono_ms;           /* last use, monotonic: idle time survives clock jumps */
     struct eng_socket *hash_next;    /* bucket chain */
     struct eng_socket *all_prev, *all_next; /* creation order */
     struct eng_socket *kick_next;    /* kick list */
@@ -165,6 +167,11 @@ struct eng_socket *engi_socket_add(struct eng *e, int owner, int fd, int type, i
 void engi_socket_close(struct eng_socket *s, int code);
 void engi_kick(struct eng_socket *s);
 int64_t engi_wall_ms(void);
+/* Marks a socket used now (for --idle-timeout). */
+void engi_socket_used(struct eng_socket *s);
+/* 0 when one more socket may open, else ENG_ELIMIT with why in `why` (64 bytes at
+ * least): the --max-sockets limit, or the room the open-file limit leaves. */
+int engi_socket_room(const struct eng *e, char *why, size_t size);
 
 /* Operations (ops.c). */
 struct eng_op *engi_op_new(struct eng_socket *s, const struct eng_request *req,

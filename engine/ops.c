@@ -182,7 +182,7 @@ void engi_op_finish(struct eng_op *op, struct eng_list *list)
     struct eng_socket *s = op->sock;
     /* An answer is use: its client is about to act on it, so --idle-timeout counts from
      * here, not from the command that started a long wait. */
-    s->used_ms = engi_wall_ms();
+    engi_socket_used(s);
     if (op->repeat && list && list->err == 0 && s->state != ENGI_CLOSED) {
         /* A repeating background operation stays at its place for the next arrival;
          * its timeout counts again from this delivery. */

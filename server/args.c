@@ -8,13 +8,14 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+
+#include "services.h"
 
 enum slot {
     A_LOCALHOST, A_PORT, A_BACKLOG, A_CALLBACK, A_TIMEOUT, A_SOCKETNAME, A_STREAM,
@@ -252,7 +253,8 @@ static int val_bool(const struct val *v, bool *out)
     return -1;
 }
 
-/* A port is a number, a numeric string, or a service name from /etc/services. */
+/* A port is a number, a numeric string, or a service name from /etc/services (read at
+ * start: services.h). */
 static int val_port(const struct val *v, int socktype, uint16_t *out)
 {
     long long x;
@@ -264,13 +266,7 @@ static int val_port(const struct val *v, int socktype, uint16_t *out)
     }
     if (v->kind != V_STR || v->len == 0 || v->len > 32)
         return -1;
-    struct servent se, *res = NULL;
-    char buf[1024];
-    getservbyname_r(v->str, socktype == SOCK_DGRAM ? "udp" : "tcp", &se, buf, sizeof(buf), &res);
-    if (!res)
-        return -1;
-    *out = ntohs((uint16_t)res->s_port);
-    return 0;
+    return services_port(v->str, v->len, socktype, out) == 0 ? 0 : -1;
 }
 
 static int need_string(const struct val *v, const char *name, struct args_result *out)

@@ -375,7 +375,12 @@ static void mhd_panic(void *cls, const char *file, unsigned int line, const char
 int srv_http_start(struct srv *s)
 {
     const struct cfg *cfg = s->cfg;
-    s->connlimit = connlimit_new(cfg->max_connections, cfg->max_connections_per_ip);
+    /* The connections the descriptors leave room for (lifecycle.c) cap both limits: the
+     * last eighth of them (256 at most) is kept to answer the ones beyond 429. */
+    unsigned fd_cap = s->http_fds - (s->http_fds / 8 < 256 ? s->http_fds / 8 : 256);
+    unsigned max_total = cfg->max_connections && cfg->max_connections < fd_cap
+                             ? cfg->max_connections : fd_cap;
+    s->connlimit = connlimit_new(max_total, cfg->max_connections_per_ip);
     if (!s->connlimit)
         return -1;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -384,12 +389,9 @@ int srv_http_start(struct srv *s)
         flags |= MHD_USE_NO_LISTEN_SOCKET;
     if (cfg->listen_addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* The hard cap sits above --max-connections so that the connections beyond it can
-     * still be told 429 (see connlimit.h). With no limit of ours (0), or one so large
-     * that adding would wrap around, the descriptors are the only cap. */
-    unsigned hard_cap = cfg->max_connections == 0 || cfg->max_connections > UINT_MAX - 256
-                            ? UINT_MAX
-                            : cfg->max_connections + 256;
+    /* The hard cap sits above the limit so that the connections beyond it can still be
+     * told 429 (see connlimit.h). */
+    unsigned hard_cap = s->http_fds;
     MHD_set_panic_func(mhd_panic, (void *)s->cfg);
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, access_handler, s,

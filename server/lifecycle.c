@@ -6,6 +6,7 @@
  * srv_open, runs the loop and calls srv_close; everything else happens from the loop.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,17 +25,38 @@
 #include "policy.h"
 #include "server.h"
 #include "tls_listener.h"
+#include "services.h"
 
 #define SHUTDOWN_GRACE_MS 3000     /* the longest answers may take to go out at shutdown */
+#define FD_RESERVE 64              /* descriptors kept for the rest: listener, epoll, signals,
+                                    * resolver, stdio */
+#define HTTP_FD_MARGIN 256         /* HTTP connections beyond --max-connections, to answer 429 */
 
-/* Thousands of sockets need thousands of descriptors: take the hard limit. */
-static void raise_fd_limit(void)
+/* Thousands of sockets need thousands of descriptors: take the hard limit. Then share it
+ * out, so that running short is a LIMIT answer, never EMFILE: sockets get what HTTP and
+ * the reserve leave. HTTP connections get room for --max-connections and the margin that
+ * lets the ones beyond be told 429, but at most half of what is left when the limit is
+ * low, so that every waiting client can have its socket. Over HTTPS a connection costs
+ * three descriptors: the client's and the socketpair to libmicrohttpd (tls_listener.c). */
+static void plan_descriptors(struct srv *s)
 {
+    const struct cfg *cfg = s->cfg;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    size_t nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                        ? (size_t)rl.rlim_cur : SIZE_MAX;
+    size_t usable = nofile > FD_RESERVE ? nofile - FD_RESERVE : 0;
+    size_t per_conn = cfg->tls_cert[0] ? 3 : 1;
+    size_t http = cfg->max_connections ? (size_t)cfg->max_connections + HTTP_FD_MARGIN : usable;
+    if (http > usable / 2 / per_conn)
+        http = usable / 2 / per_conn;
+    if (http > UINT_MAX)
+        http = UINT_MAX;
+    s->http_fds = (unsigned)http;
+    s->socket_fds = usable - http * per_conn;
 }
 
 /* The console's files sit next to the binary (build/web beside build/sockgate). */
@@ -105,7 +127,9 @@ static void idle_sweep(struct eng_timer *t)
 {
     struct srv *s = (struct srv *)((char *)t - offsetof(struct srv, idle_timer));
     double period = s->cfg->idle_timeout;
-    eng_close_idle(s->eng, eng_wall_ms() - (int64_t)(period * 1000), idle_closed, s);
+    uint64_t now = eng_now_ms(), idle_ms = (uint64_t)(period * 1000);
+    if (now > idle_ms)
+        eng_close_idle(s->eng, now - idle_ms, idle_closed, s);
     uint64_t step = (uint64_t)(period * 250);
     eng_timer_start(s->loop, t, eng_now_ms() + (step < 100 ? 100 : step > 1000 ? 1000 : step));
 }
@@ -181,7 +205,11 @@ int srv_open(struct srv *s, struct cfg *cfg)
     eng_timer_init(&s->grace_timer, grace_over);
     eng_hook_init(&s->drained_hook, stop_when_drained);
     default_web_dir(cfg);
-    raise_fd_limit();
+    plan_descriptors(s);
+    /* Read here, not per request on the loop (services.h). */
+    if (services_load(SERVICES_PATH) < 0)
+        fprintf(stderr, "sockgate: cannot read %s: service names will not work as ports\n",
+                SERVICES_PATH);
     bool generated = false;
     s->policy = build_policy(cfg);
     if (!s->policy || ensure_token(cfg, &generated) < 0)
@@ -196,6 +224,7 @@ int srv_open(struct srv *s, struct cfg *cfg)
         .first_id = s->boot_base + 1,
         .max_wait = cfg->max_wait,
         .max_sockets = cfg->max_sockets,
+        .max_fd_sockets = s->socket_fds,
         .max_sockets_per_owner = cfg->max_sockets_per_token,
         .max_waits = cfg->max_waits,
         .allow_bind_any = cfg->allow_bind,
@@ -204,8 +233,9 @@ int srv_open(struct srv *s, struct cfg *cfg)
     };
     s->eng = eng_new(s->loop, &ec);
     s->metrics = metrics_new();
+    s->files = static_load(cfg->web_dir, cfg);
     s->events = s->eng ? events_new(s, cfg->event_buffer) : NULL;
-    if (!s->eng || !s->metrics || !s->events || watch_signals(s) < 0) {
+    if (!s->eng || !s->metrics || !s->files || !s->events || watch_signals(s) < 0) {
         fprintf(stderr, "sockgate: cannot start the engine\n");
         return -1;
     }
@@ -214,6 +244,8 @@ int srv_open(struct srv *s, struct cfg *cfg)
     if (cfg->idle_timeout > 0)
         eng_timer_start(s->loop, &s->idle_timer, eng_now_ms() + 100);
     log_startup(s, generated);
+    log_line(cfg, "open files: room for %zu sockets and %u HTTP connections", s->socket_fds,
+             s->http_fds);
     return 0;
 }
 
@@ -252,10 +284,12 @@ void srv_close(struct srv *s)
     eng_free(s->eng);
     events_free(s->events);
     metrics_free(s->metrics);
+    static_free(s->files);
     if (s->signal_watch.fd >= 0) {
         eng_watch_set(s->loop, &s->signal_watch, 0);
         close(s->signal_watch.fd);
     }
     eng_loop_free(s->loop);
     eng_policy_free(s->policy);
+    services_free();
 }

@@ -18,6 +18,7 @@ struct events;
 struct metrics;
 struct connlimit;
 struct tlsl;
+struct static_files;
 
 struct srv {
     struct cfg *cfg;                 /* settings */
@@ -32,6 +33,9 @@ struct srv {
     struct metrics *metrics;         /* counters for /metrics */
     struct connlimit *connlimit;     /* HTTP connection counts */
     struct tlsl *tlsl;               /* the HTTPS listener in front of the daemon, or NULL */
+    struct static_files *files;      /* the console's files, read at start */
+    unsigned http_fds;               /* HTTP connections the open-file limit leaves room for */
+    size_t socket_fds;               /* sockets it leaves room for */
     struct eng_timer idle_timer;     /* closes unused sockets (--idle-timeout) */
     struct eng_watch signal_watch;   /* SIGTERM/SIGINT as a descriptor */
     struct eng_hook log_hook;        /* plans the log flush before the loop sleeps */
@@ -103,7 +107,11 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
 /* GET /openapi.json: the API's description, built in (openapi.c). */
 enum MHD_Result openapi_serve(struct srv_req *r);
 
-/* Static console files from cfg->web_dir. */
+/* The console's files (static.c): read once from `dir` at start (never NULL but on
+ * allocation failure; a missing folder gives an empty set, logged), then served from
+ * memory. */
+struct static_files *static_load(const char *dir, const struct cfg *cfg);
+void static_free(struct static_files *sf);
 enum MHD_Result static_serve(struct srv_req *r, const char *url);
 
 /* Builds the server on a new loop (lifecycle.c): policy, engine, events, metrics, the

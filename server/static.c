@@ -1,8 +1,12 @@
 /*
- * The console's files, served from --web-dir. Only plain file names directly inside that
- * folder are served (no sub-paths, no dot files), so a URL cannot reach anything else.
- * The page gets a Content-Security-Policy that allows nothing but its own files.
+ * The console's files, read once at start from --web-dir and served from memory, so that
+ * a page load costs no file system call on the loop (a slow or network disk would stall
+ * every socket). Only plain file names directly inside that folder are kept (no
+ * sub-paths, no dot files, known types only), so a URL cannot reach anything else. The
+ * page gets a Content-Security-Policy that allows nothing but its own files. Files
+ * changed after start are served as they were then: restart to pick up a new console.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,9 +15,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "server.h"
 
-#define STATIC_MAX_FILE (8u << 20)
+#define STATIC_MAX_FILE (8u << 20)    /* bytes of one file */
+#define STATIC_MAX_TOTAL (64u << 20)  /* bytes of them all */
+#define STATIC_MAX_FILES 128          /* files kept */
+
+struct static_file {
+    char name[64];                   /* its name in the folder, and in the URL */
+    const char *type;                /* Content-Type */
+    char *data;                      /* its bytes (owned) */
+    size_t len;                      /* their number */
+};
+
+struct static_files {
+    struct static_file files[STATIC_MAX_FILES];
+    size_t n;                        /* files kept */
+    size_t bytes;                    /* their total size */
+};
 
 static const char console_csp[] =
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
@@ -37,26 +57,17 @@ static const char *content_type(const char *name)
     return NULL;
 }
 
-enum MHD_Result static_serve(struct srv_req *r, const char *url)
+/* Reads one file whole into f; 0, or -1 when it is not a regular file of fitting size. */
+static int read_file(int dirfd, const char *name, size_t room, struct static_file *f)
 {
-    const char *name = url[0] == '/' ? url + 1 : url;
-    if (name[0] == '\0')
-        name = "index.html";
-    const char *type = content_type(name);
-    if (name[0] == '.' || strchr(name, '/') || strchr(name, '\\') || !type)
-        return srv_reply_error(r, 404, "request", ENG_EINVAL, "no such endpoint");
-    char path[768];
-    int n = snprintf(path, sizeof(path), "%s/%s", r->srv->cfg->web_dir, name);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return srv_reply_error(r, 404, "request", ENG_EINVAL, "no such endpoint");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_MAX_FILE) {
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_MAX_FILE ||
+        (size_t)st.st_size > room) {
         if (fd >= 0)
             close(fd);
-        return srv_reply_error(r, 404, "request", ENG_EINVAL, "no such endpoint");
+        return -1;
     }
-    /* The files are small and few: read into memory rather than hold a descriptor. */
     size_t size = (size_t)st.st_size, got = 0;
     char *buf = malloc(size ? size : 1);
     while (buf && got < size) {
@@ -68,17 +79,76 @@ enum MHD_Result static_serve(struct srv_req *r, const char *url)
     close(fd);
     if (!buf || got != size) {
         free(buf);
-        return srv_reply_error(r, 500, "request", -EIO, "cannot read the console file");
+        return -1;
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(size, buf, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(buf); /* not taken when the response could not be made */
+    f->data = buf;
+    f->len = size;
+    return 0;
+}
+
+struct static_files *static_load(const char *dir, const struct cfg *cfg)
+{
+    struct static_files *sf = calloc(1, sizeof(*sf));
+    if (!sf)
+        return NULL;
+    DIR *d = opendir(dir);
+    if (!d) {
+        log_line(cfg, "console files: cannot open %s (%s); / answers 404", dir, strerror(errno));
+        return sf;
+    }
+    for (struct dirent *de = readdir(d); de; de = readdir(d)) {
+        const char *name = de->d_name;
+        const char *type = content_type(name);
+        size_t len = strlen(name);
+        if (name[0] == '.' || !type || len >= sizeof(sf->files[0].name))
+            continue;
+        if (sf->n == STATIC_MAX_FILES) {
+            log_line(cfg, "console files: more than %d in %s; the rest are not served",
+                     STATIC_MAX_FILES, dir);
+            break;
+        }
+        struct static_file *f = &sf->files[sf->n];
+        if (read_file(dirfd(d), name, STATIC_MAX_TOTAL - sf->bytes, f) < 0)
+            continue;
+        memcpy(f->name, name, len + 1);
+        f->type = type;
+        sf->bytes += f->len;
+        sf->n++;
+    }
+    closedir(d);
+    return sf;
+}
+
+void static_free(struct static_files *sf)
+{
+    if (!sf)
+        return;
+    for (size_t i = 0; i < sf->n; i++)
+        free(sf->files[i].data);
+    free(sf);
+}
+
+enum MHD_Result static_serve(struct srv_req *r, const char *url)
+{
+    const struct static_files *sf = r->srv->files;
+    const char *name = url[0] == '/' ? url + 1 : url;
+    if (name[0] == '\0')
+        name = "index.html";
+    const struct static_file *f = NULL;
+    for (size_t i = 0; sf && i < sf->n && !f; i++)
+        if (strcmp(sf->files[i].name, name) == 0)
+            f = &sf->files[i];
+    if (!f)
+        return srv_reply_error(r, 404, "request", ENG_EINVAL, "no such endpoint");
+    /* The bytes stay ours and outlive the daemon: nothing is copied per request. */
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(f->len, f->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
         return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, f->type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    if (strstr(type, "text/html")) {
+    if (strstr(f->type, "text/html")) {
         MHD_add_response_header(resp, "Content-Security-Policy", console_csp);
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
         MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
@@ -87,6 +157,6 @@ enum MHD_Result static_serve(struct srv_req *r, const char *url)
     MHD_destroy_response(resp);
     r->answered = true;
     r->status = 200;
-    r->bytes_out = size;
+    r->bytes_out = f->len;
     return ret;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -161,9 +162,20 @@ void hx_start(struct hx_server *s, const char *const *extra_args)
     hx_start_env(s, extra_args, NULL, 0);
 }
 
+/* The open-file limit the next server started gets; 0: this process's own. */
+static unsigned next_nofile;
+
+void hx_start_nofile(struct hx_server *s, const char *const *extra_args, unsigned nofile)
+{
+    next_nofile = nofile;
+    hx_start_env(s, extra_args, NULL, 0);
+}
+
 void hx_start_env(struct hx_server *s, const char *const *extra_args, const char *const *env,
                   uint16_t port)
 {
+    unsigned nofile = next_nofile;
+    next_nofile = 0;
     const char *bin = getenv("SOCKGATE_BIN");
     if (!bin)
         bin = "build/sockgate";
@@ -190,6 +202,9 @@ void hx_start_env(struct hx_server *s, const char *const *extra_args, const char
         }
         for (int i = 0; env && env[i]; i++)
             putenv((char *)env[i]);
+        struct rlimit rl = {.rlim_cur = nofile, .rlim_max = nofile};
+        if (nofile && setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            _exit(126);
         execv(bin, (char *const *)argv);
         _exit(127);
     }

@@ -26,6 +26,9 @@ void hx_start(struct hx_server *s, const char *const *extra_args);
  * passes its own later "--listen 0.0.0.0:<port>" takes the port from hx_free_port(). */
 void hx_start_env(struct hx_server *s, const char *const *extra_args, const char *const *env,
                   uint16_t port);
+/* Same as hx_start_env, with the server's open-file limit (soft and hard) set to nofile:
+ * for tests of what happens when descriptors run short. */
+void hx_start_nofile(struct hx_server *s, const char *const *extra_args, unsigned nofile);
 /* Sends SIGTERM and returns the exit status (or -1 when it did not exit in 10 s, after
  * which it is killed). */
 int hx_stop(struct hx_server *s);

@@ -13,6 +13,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +39,40 @@ void su_start_env(struct hx_server *s, const char *const *args, const char *cons
 {
     hx_start_env(s, args, env, port);
     track(s);
+}
+
+void su_start_nofile(struct hx_server *s, const char *const *args, unsigned nofile)
+{
+    hx_start_nofile(s, args, nofile);
+    track(s);
+}
+
+void su_start_shim(struct hx_server *s, const char *name, const char *const *args,
+                   const char *extra_env)
+{
+    const char *dir = getenv("SOCKGATE_SHIM_DIR") ? getenv("SOCKGATE_SHIM_DIR") : "build/shim";
+    static char preload[512], asan[512];
+    snprintf(preload, sizeof(preload), "LD_PRELOAD=%s/%s.so", dir, name);
+    if (access(preload + strlen("LD_PRELOAD="), R_OK) != 0)
+        fail_msg("shim %s is not built (make %s/%s.so)", preload, dir, name);
+    /* An ASan server wants its runtime first among the libraries; the shim comes before. */
+    const char *prev = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0", prev ? prev : "",
+             prev && *prev ? ":" : "");
+    const char *env[] = {preload, asan, extra_env, NULL};
+    su_start_env(s, args, env, 0);
+}
+
+unsigned long su_read_count(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long n = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &n) != 1)
+            n = 0;
+        fclose(f);
+    }
+    return n;
 }
 
 int su_stop_leftovers(void **state)

@@ -17,6 +17,13 @@
 void su_start(struct hx_server *s, const char *const *args);
 void su_start_env(struct hx_server *s, const char *const *args, const char *const *env,
                   uint16_t port);
+void su_start_nofile(struct hx_server *s, const char *const *args, unsigned nofile);
+/* Starts the server with the LD_PRELOAD shim tests/shim/shim_<name>.c (built into
+ * $SOCKGATE_SHIM_DIR) and `extra_env` ("NAME=value", may be NULL) in its environment. */
+void su_start_shim(struct hx_server *s, const char *name, const char *const *args,
+                   const char *extra_env);
+/* The number a shim wrote to `path` (SOCKGATE_SHIM_COUNT_FILE), 0 when there is none. */
+unsigned long su_read_count(const char *path);
 /* A test's teardown: kills every server started since the last call that still runs. A
  * failed assertion jumps past the test's own hx_stop, and a leftover server would also
  * hold the test's stdout open for whoever reads it. Always returns 0. */

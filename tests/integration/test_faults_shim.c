@@ -22,35 +22,6 @@
 #include "srv_util.h"
 #include "sse.h"
 
-/* Starts the server with the shim `name` preloaded and `extra_env` added. */
-static void start_with_shim(struct hx_server *s, const char *name, const char *const *args,
-                            const char *extra_env)
-{
-    const char *dir = getenv("SOCKGATE_SHIM_DIR") ? getenv("SOCKGATE_SHIM_DIR") : "build/shim";
-    static char preload[512], asan[512];
-    snprintf(preload, sizeof(preload), "LD_PRELOAD=%s/%s.so", dir, name);
-    if (access(preload + strlen("LD_PRELOAD="), R_OK) != 0)
-        fail_msg("shim %s is not built (make %s/%s.so)", preload, dir, name);
-    /* An ASan server wants its runtime first among the libraries; the shim comes before. */
-    const char *prev = getenv("ASAN_OPTIONS");
-    snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0", prev ? prev : "",
-             prev && *prev ? ":" : "");
-    const char *env[] = {preload, asan, extra_env, NULL};
-    su_start_env(s, args, env, 0);
-}
-
-static unsigned long read_count(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    unsigned long n = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &n) != 1)
-            n = 0;
-        fclose(f);
-    }
-    return n;
-}
-
 /* ENOBUFS on a datagram socket, which still polls writable: the sendto answers the error
  * after one attempt. Waiting for EPOLLOUT instead retried at full speed until the wait ran
  * out, thousands of calls a second. */
@@ -62,7 +33,7 @@ static void test_sendto_enobufs_does_not_spin(void **state)
     snprintf(count_env, sizeof(count_env), "SOCKGATE_SHIM_COUNT_FILE=%s", count_file);
     unlink(count_file);
     struct hx_server srv;
-    start_with_shim(&srv, "sendto_nobufs", (const char *[]){"--max-wait", "2", NULL}, count_env);
+    su_start_shim(&srv, "sendto_nobufs", (const char *[]){"--max-wait", "2", NULL}, count_env);
     uint16_t port;
     int peer = hx_udp_socket(false, &port);
     char id[64];
@@ -73,12 +44,12 @@ static void test_sendto_enobufs_does_not_spin(void **state)
     assert_int_equal(hx_len(&r), 3);
     assert_string_equal(hx_elem(&r, 2), "hello"); /* nothing went: all of it is unsent */
     hx_response_free(&r);
-    unsigned long calls = read_count(count_file);
+    unsigned long calls = su_read_count(count_file);
     if (calls < 1 || calls > 2)
         fail_msg("one sendto should have been tried, not %lu", calls);
     /* The socket is still usable, and the server did not busy itself meanwhile. */
     cu_healthz(&srv);
-    assert_int_equal(read_count(count_file), calls);
+    assert_int_equal(su_read_count(count_file), calls);
     close(peer);
     unlink(count_file);
     assert_int_equal(cu_stop(&srv), 0);
@@ -107,7 +78,7 @@ static void test_failing_loop_is_loud_and_answers(void **state)
 {
     (void)state;
     struct hx_server srv;
-    start_with_shim(&srv, "epoll_fail", NULL, NULL);
+    su_start_shim(&srv, "epoll_fail", NULL, NULL);
     char id[64], path[128];
     int peer;
     cu_connected_pair(&srv, false, id, &peer);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "args.h"
+#include "services.h"
 
 #define MAX_RECV 1000000
 
@@ -614,5 +615,9 @@ int main(void)
         cmocka_unit_test(test_socket_forms),
         cmocka_unit_test(test_socket_rejections),
     };
-    return cmocka_run_group_tests_name("args", tests, NULL, free_results);
+    /* Service names come from /etc/services, read at start by the server. */
+    services_load(SERVICES_PATH);
+    int rc = cmocka_run_group_tests_name("args", tests, NULL, free_results);
+    services_free();
+    return rc;
 }
