@@ -19,6 +19,9 @@ FUZZ_SRC_policy := engine/policy.c engine/errname.c
 FUZZ_SRC_listen := server/config.c
 FUZZ_SRC_jsl := web/jsl_lexer.c web/jsl_tree.c web/jsl_parser.c web/jsl_writer.c
 FUZZ_LDLIBS_jsl := -lcjson
+# The WebSocket handshake and framer, on libwslay; SHA-1 from GnuTLS, base64 from the codec.
+FUZZ_SRC_ws := server/ws_framer.c server/ws_handshake.c engine/codec.c
+FUZZ_LDLIBS_ws := -lwslay -lgnutls
 
 # ---- Rules -----------------------------------------------------------------------------
 FUZZ_CC ?= clang
