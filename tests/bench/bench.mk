@@ -9,7 +9,7 @@
 
 BENCH_DIR := $(BUILD)/bench
 BENCH_BINS := $(BENCH_DIR)/bench_client $(BENCH_DIR)/echo_server $(BENCH_DIR)/mhd_baseline \
-	$(BENCH_DIR)/codec_bench
+	$(BENCH_DIR)/codec_bench $(BENCH_DIR)/splice_relay
 LDLIBS_MHD := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 .PHONY: bench bench-bins bench-profile
@@ -46,6 +46,11 @@ $(BENCH_DIR)/codec_bench: tests/bench/codec_bench.c $(BUILD)/obj/engine/codec.o
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  BENCH   $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/obj/engine/codec.o
+
+$(BENCH_DIR)/splice_relay: tests/bench/splice_relay.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  BENCH   $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
 
 $(BENCH_DIR)/echo_server: tests/bench/echo_server.c
 	@mkdir -p $(dir $@)

@@ -3,6 +3,8 @@
 #   (a) read directly (the baseline),
 #   (b) through Debian's websockify,
 #   (c) through sockgate's bridge: /sockets/<id>/ws, and /websockify as a drop-in,
+#   (r) through splice_relay, the fastest one hop between two connections can be here
+#       (no framing, no event loop), for scale,
 # each with the same lean client (bench_client stream-*: a bare frame reader that checks
 # every byte against the file), and (b), (c) once more with node's WebSocket, a
 # browser-like client. Every round of every variant counts its bytes; the table reports
@@ -32,6 +34,11 @@ part_h() {
         --websockify-target "127.0.0.1:$NGINX_PORT"
     local sg_pid=$LAST_PID
     wait_http "$SG_PORT" /healthz
+    local relay_port
+    relay_port=$(freeport)
+    start relay-h "$BIN/splice_relay" "$relay_port" "$NGINX_PORT"
+    local relay_pid=$LAST_PID
+    wait_ready relay-h
     for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$wsfy_port/" && break; sleep 0.1; done
     local node_ok=0
     node --experimental-websocket -e 'new WebSocket("ws://127.0.0.1:1").onerror = () => {}' \
@@ -59,6 +66,7 @@ part_h() {
             st_run direct "$f" "$BIN/bench_client" stream-tcp "$NGINX_PORT" "/$f" "$TMP/www/$f"
             total=$(kv "$TMP/st-direct-$f.out" bytes)
             st_run websockify "$f" "$BIN/bench_client" stream-ws "$wsfy_port" / "/$f" "$TMP/www/$f"
+            st_run relay "$f" "$BIN/bench_client" stream-tcp "$relay_port" "/$f" "$TMP/www/$f"
             st_run bridge "$f" "$BIN/bench_client" stream-gw "$SG_PORT" "$NGINX_PORT" "/$f" "$TMP/www/$f"
             st_run dropin "$f" "$BIN/bench_client" stream-ws "$SG_PORT" /websockify "/$f" "$TMP/www/$f"
             if [ "$node_ok" = 1 ]; then
@@ -75,6 +83,10 @@ part_h() {
         local k=${f%%.*}
         row "h. $k, bridge /sockets/<id>/ws, MB/s" "$(st_median bridge "$f")" "$(st_median direct "$f")" \
             "lean client through sockgate's bridge vs recv() of the same response straight from nginx (goal >= 0.9)"
+        row "h. $k, bare splice relay (one hop, for scale), MB/s" "$(st_median relay "$f")" \
+            "$(st_median direct "$f")" "splice_relay (socket to pipe to socket, blocking, no framing, no loop) vs the direct read: what any one hop costs here"
+        row "h. $k, bridge vs the bare splice relay, MB/s" "$(st_median bridge "$f")" \
+            "$(st_median relay "$f")" "what WebSocket framing and the shared event loop cost on top of the hop"
         row "h. $k, bridge vs websockify, MB/s" "$(st_median bridge "$f")" "$(st_median websockify "$f")" \
             "the same lean client through sockgate's bridge vs through Debian's websockify (goal >= 1.2)"
         row "h. $k, /websockify drop-in vs websockify, MB/s" "$(st_median dropin "$f")" \
@@ -97,6 +109,7 @@ part_h() {
                 "runs whose byte count matched the direct read / runs"
         done
     fi
+    stop "$relay_pid"
     stop "$sg_pid"
     stop "$wsfy_pid"
     stop "$nginx_pid"
