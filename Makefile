@@ -3,7 +3,8 @@
 #   make run        install what is missing, build, start on 127.0.0.1:8080
 #   make test       install what is missing, build, run every test: plain and ASan/UBSan
 #   make bench      benchmarks (tests/bench), fuzz: libFuzzer harnesses for a bounded time
-#   make soak       the gateway under a mixed load for SOAK_SECONDS (300), sampled (tests/soak)
+#   make soak       the gateway under a mixed load for SOAK_SECONDS (300), sampled, and the
+#                   WebSocket bridge's 100 MB transfers SOAK_WS_ROUNDS (50) times (tests/soak)
 # A variant build goes to its own folder: `make BUILD=build/asan SAN=1`.
 
 BUILD ?= build
@@ -22,7 +23,7 @@ LDFLAGS_SAN :=
 endif
 CFLAGS ?=
 override CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
-LDLIBS_SERVER := $(shell pkg-config --libs libmicrohttpd libcjson libcares gnutls 2>/dev/null) -lm
+LDLIBS_SERVER := $(shell pkg-config --libs libmicrohttpd libcjson libcares gnutls 2>/dev/null) -lwslay -lm
 LDLIBS_TEST := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 ENGINE_SRC := $(wildcard engine/*.c)

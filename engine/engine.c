@@ -236,15 +236,22 @@ static void queue_fail_all(struct engi_queue *q, int code, const char *why)
     }
 }
 
+void engi_socket_fail_queued(struct eng_socket *s, int code, const char *why)
+{
+    queue_fail_all(&s->readq, code, why);
+    queue_fail_all(&s->writeq, code, why);
+}
+
 void engi_socket_close(struct eng_socket *s, int code)
 {
     if (s->state == ENGI_CLOSED)
         return;
+    if (s->stream)
+        engi_stream_socket_closed(s, code);
     const char *why = code == ENG_ESHUTDOWN ? "the server is shutting down"
                                             : "the socket was closed while the operation waited";
     /* Waiters learn the socket is gone as CLOSED, whatever closed it. */
-    queue_fail_all(&s->readq, ENG_ECLOSED, why);
-    queue_fail_all(&s->writeq, ENG_ECLOSED, why);
+    engi_socket_fail_queued(s, ENG_ECLOSED, why);
     if (s->kicked) {
         struct eng_socket **pp = &s->e->kick_head;
         while (*pp && *pp != s)
@@ -365,7 +372,7 @@ static void socket_fill_info(const struct eng_socket *s, struct eng_socket_info 
     snprintf(info->id, sizeof(info->id), "%s", s->id);
     info->type = s->type == SOCK_DGRAM ? "DGRAM" : "STREAM";
     info->family = s->family == AF_INET6 ? "IPV6" : "IPV4";
-    info->state = state_name(s->state);
+    info->state = s->stream ? "streaming" : state_name(s->state);
     info->blocking = !s->nonblocking;
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
@@ -417,8 +424,9 @@ void eng_close_idle(struct eng *e, uint64_t before_ms,
     struct eng_socket *s = e->all_head;
     while (s) {
         struct eng_socket *next = s->all_next;
-        /* A socket someone waits on is in use, however long the wait. */
-        if (s->used_mono_ms < before_ms && !s->readq.head && !s->writeq.head) {
+        /* A socket someone waits on is in use, however long the wait; a streaming one
+         * has the idle timeout of its pump. */
+        if (s->used_mono_ms < before_ms && !s->readq.head && !s->writeq.head && !s->stream) {
             fn(ctx, s->owner, s->id);
             engi_socket_close(s, ENG_ECLOSED);
         }
@@ -489,6 +497,10 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
         return *now ? 0 : -ENOMEM;
     }
     engi_socket_used(s);
+    if (engi_stream_refuses(s, req->cmd)) {
+        *now = engi_list_err(req->cmd, -EALREADY, "the socket is streaming over a WebSocket");
+        return *now ? 0 : -ENOMEM;
+    }
     if (!eng_cmd_waits(req->cmd)) {
         *now = exec_now(s, req);
         return *now ? 0 : -ENOMEM;

@@ -56,6 +56,7 @@ struct eng_socket {
     struct eng_watch watch;          /* readiness of fd */
     struct engi_queue readq;         /* recv, recvfrom, accept in arrival order */
     struct engi_queue writeq;        /* connect, send, sendto in arrival order */
+    struct eng_stream *stream;       /* the pump it is lent to (stream.c), or NULL */
     struct engi_chunk *pushback;     /* given-back bytes, in read order */
     uint64_t reads;                  /* reads from fd so far: numbers them for read order */
     size_t pushback_bytes;           /* their total */
@@ -165,6 +166,8 @@ struct eng_socket *engi_socket_find(struct eng *e, int owner, const char *id);
 struct eng_socket *engi_socket_by_num(struct eng *e, uint64_t num);
 struct eng_socket *engi_socket_add(struct eng *e, int owner, int fd, int type, int family);
 void engi_socket_close(struct eng_socket *s, int code);
+/* Ends every operation queued on s with `code` and `why`. */
+void engi_socket_fail_queued(struct eng_socket *s, int code, const char *why);
 void engi_kick(struct eng_socket *s);
 int64_t engi_wall_ms(void);
 /* Marks a socket used now (for --idle-timeout). */
@@ -217,6 +220,16 @@ int engi_try_starttls(struct eng_op *op);
 struct eng_list *engi_handshake_timed_out(struct eng_op *op);
 /* Withdraws op from its handshake (the socket's TLS fails). */
 void engi_handshake_cancel(struct eng_op *op);
+
+/* Streams (stream.c): how the engine treats a socket lent to a pump. */
+/* True when cmd may not run on s because it streams (the answer is ALREADY). */
+bool engi_stream_refuses(const struct eng_socket *s, enum eng_cmd cmd);
+/* The epoll events the pump of s waits for. */
+uint32_t engi_stream_epoll_events(const struct eng_socket *s);
+/* Passes readiness (epoll events, or 0 for a kick) to the pump of s. */
+void engi_stream_run(struct eng_socket *s, uint32_t epoll_events);
+/* Tells the pump of s that its socket is closing, and frees the stream. */
+void engi_stream_socket_closed(struct eng_socket *s, int code);
 
 /* Resolver (resolve.c). */
 struct engi_resolver *engi_resolver_new(struct eng *e);

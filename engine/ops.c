@@ -291,6 +291,10 @@ void engi_socket_update_watch(struct eng_socket *s)
 {
     if (s->state == ENGI_CLOSED)
         return;
+    if (s->stream) {
+        eng_watch_set(s->e->loop, &s->watch, engi_stream_epoll_events(s));
+        return;
+    }
     uint32_t ev = engi_tx_events(s); /* a handshake's direction, a TLS record to send */
     struct eng_op *r = s->readq.head, *w = s->writeq.head;
     bool reads = r && r->phase == ENGI_PH_READY && !engi_tls_handshaking(s);
@@ -306,6 +310,10 @@ void engi_socket_update_watch(struct eng_socket *s)
 
 void engi_socket_run(struct eng_socket *s)
 {
+    if (s->stream) {
+        engi_stream_run(s, 0);
+        return;
+    }
     /* A socket's turn ends after a budget of finished operations or bytes moved, as
      * libuv's reads and redis's writes per event do: a fast peer feeding a repeating
      * recv would otherwise hold the loop for as long as it sends. What is left waits for
@@ -326,6 +334,9 @@ void engi_socket_run(struct eng_socket *s)
 void engi_socket_ready(struct eng_watch *w, uint32_t events)
 {
     struct eng_socket *s = (struct eng_socket *)((char *)w - offsetof(struct eng_socket, watch));
-    (void)events;
+    if (s->stream) {
+        engi_stream_run(s, events);
+        return;
+    }
     engi_socket_run(s);
 }

@@ -7,14 +7,14 @@ set -eu
 
 pkgs_for() {
     case "$1" in
-    build) echo "make gcc libc6-dev pkg-config netbase libmicrohttpd-dev libcjson-dev libc-ares-dev libgnutls28-dev" ;;
-    test)  echo "libcmocka-dev clang libclang-rt-14-dev redis-server nginx-light curl openssl ca-certificates" ;;
+    build) echo "make gcc libc6-dev pkg-config netbase libmicrohttpd-dev libcjson-dev libc-ares-dev libgnutls28-dev libwslay-dev" ;;
+    test)  echo "libcmocka-dev clang libclang-rt-14-dev redis-server nginx-light curl openssl ca-certificates websockify novnc tigervnc-standalone-server" ;;
     wasm)  echo "emscripten nodejs" ;;
     browser) echo "chromium npm" ;;
     # Routers and validators for tests/api: HAProxy 2.6 (nginx is in test), promtool
     # (only the prometheus package has it) and docker-compose (to validate deploy/compose.yaml).
     api) echo "haproxy prometheus docker-compose" ;;
-    bench) echo "wrk valgrind" ;;
+    bench) echo "wrk valgrind websockify" ;;
     *) echo "ensure-deps: unknown group $1" >&2; exit 2 ;;
     esac
 }

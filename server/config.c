@@ -86,6 +86,16 @@ static const struct opt opts[] = {
     {"tls-handshake-timeout", "SOCKGATE_TLS_HANDSHAKE_TIMEOUT", OPT_SECONDS,
      F(tls_handshake_timeout), "SECONDS",
      "longest a TLS handshake may take, the gateway's own or a socket's (default 10)"},
+    {"ws-ping", "SOCKGATE_WS_PING", OPT_SECONDS, F(ws_ping), "SECONDS",
+     "ping a silent WebSocket client after this long; close if it stays silent (default 20; 0: never)"},
+    {"ws-idle-timeout", "SOCKGATE_WS_IDLE_TIMEOUT", OPT_SECONDS, F(ws_idle_timeout), "SECONDS",
+     "close a WebSocket bridge that carried no data this long (default 0: never)"},
+    {"websockify-path", "SOCKGATE_WEBSOCKIFY_PATH", OPT_STR, F(websockify_path), "PATH",
+     "serve websockify clients on PATH too (always on /websockify)"},
+    {"websockify-target", "SOCKGATE_WEBSOCKIFY_TARGET", OPT_STR, F(websockify_target), "HOST:PORT",
+     "bridge websockify clients to HOST:PORT, as `websockify PORT HOST:PORT` does"},
+    {"websockify-tokens", "SOCKGATE_WEBSOCKIFY_TOKENS", OPT_STR, F(websockify_tokens), "FILE",
+     "websockify token file (\"token: host:port\" lines): ?token= picks the target"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -260,6 +270,7 @@ static void set_defaults(struct cfg *cfg)
     cfg->event_buffer = 1024;
     cfg->heartbeat = 15;
     cfg->tls_handshake_timeout = 10;
+    cfg->ws_ping = 20;
 }
 
 int cfg_load(struct cfg *cfg, int argc, char **argv)
@@ -335,6 +346,11 @@ int cfg_load(struct cfg *cfg, int argc, char **argv)
         cfg->max_wait = 30;
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         fprintf(stderr, "sockgate: --tls-cert and --tls-key go together\n");
+        return -1;
+    }
+    if (cfg->websockify_path[0] && cfg->websockify_path[0] != '/') {
+        fprintf(stderr, "sockgate: bad --websockify-path '%s': it starts with /\n",
+                cfg->websockify_path);
         return -1;
     }
     return 0;

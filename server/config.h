@@ -41,6 +41,11 @@ struct cfg {
     char tls_cert[512];              /* HTTPS: PEM certificate file, or "" for HTTP */
     char tls_key[512];               /* HTTPS: its PEM private key file */
     double tls_handshake_timeout;    /* seconds a TLS handshake may take */
+    double ws_ping;                  /* seconds of WebSocket client silence before a ping */
+    double ws_idle_timeout;          /* seconds without data before a bridge closes; 0 = never */
+    char websockify_path[128];       /* another path websockify clients use, or "" */
+    char websockify_target[256];     /* HOST:PORT every websockify client reaches, or "" */
+    char websockify_tokens[512];     /* websockify's token file, or "" */
 };
 
 /* Fills cfg from the environment and then argv. Returns 0 to run, 1 when --help or

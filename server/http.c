@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "render.h"
 #include "server.h"
+#include "ws_upgrade.h"
 
 unsigned srv_status_for(int code, unsigned ok_status)
 {
@@ -131,8 +132,13 @@ static void client_gone(struct eng_watch *w, uint32_t events)
 
 void srv_resume(struct srv *s, struct MHD_Connection *conn)
 {
-    s->resumed = true;
     MHD_resume_connection(conn);
+    srv_http_wake(s);
+}
+
+void srv_http_wake(struct srv *s)
+{
+    s->resumed = true;
     eng_timer_start(s->loop, &s->mhd_timer, 0);
 }
 
@@ -207,7 +213,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
                                       const char *upload_data, size_t *upload_data_size,
                                       void **con_cls)
 {
-    (void)version;
     struct srv *s = cls;
     struct srv_req *r = *con_cls;
     if (!r) {
@@ -220,6 +225,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         r->start_ms = eng_now_ms();
         r->ok_status = 200;
         copy_text(r->method, sizeof(r->method), method);
+        copy_text(r->version, sizeof(r->version), version);
         copy_text(r->path, sizeof(r->path), url);
         eng_watch_init(&r->gone, -1, client_gone);
         s->active_requests++;
@@ -253,19 +259,24 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     if (r->answered)
         return MHD_YES;
-    if (r->answer) {
+    if (r->suspended || r->op)
+        return MHD_YES;
+    if (r->answer && !r->resume_with) {
         struct eng_list *l = r->answer;
         r->answer = NULL;
         return srv_reply_list(r, l);
     }
-    if (r->suspended || r->op)
-        return MHD_YES;
     if (r->stream)
         return MHD_YES;
     if (r->client_left) {
         /* Resumed only so that libmicrohttpd finds the socket closed. nginx's 499
          * "client closed request" is what the access log shows for it. */
         return srv_reply_error(r, 499, "request", -ECANCELED, "the client went away");
+    }
+    if (r->resume_with) {
+        enum MHD_Result (*resume)(struct srv_req *) = r->resume_with;
+        r->resume_with = NULL;
+        return resume(r);
     }
     if (r->oom)
         return srv_reply_error(r, 500, "request", -ENOMEM, NULL);
@@ -309,6 +320,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         /* An answer that was never sent: its data, too, goes back. */
         eng_give_back(s->eng, r->answer);
     }
+    ws_request_completed(r);
     if (r->suspended)
         s->suspended--;
     s->active_requests--;
@@ -383,7 +395,7 @@ int srv_http_start(struct srv *s)
     s->connlimit = connlimit_new(max_total, cfg->max_connections_per_ip);
     if (!s->connlimit)
         return -1;
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
     /* With HTTPS the TLS listener accepts and hands over plaintext (tls_listener.h). */
     if (cfg->tls_cert[0])
         flags |= MHD_USE_NO_LISTEN_SOCKET;

@@ -26,6 +26,7 @@
 #include "server.h"
 #include "tls_listener.h"
 #include "services.h"
+#include "ws_upgrade.h"
 
 #define SHUTDOWN_GRACE_MS 3000     /* the longest answers may take to go out at shutdown */
 #define FD_RESERVE 64              /* descriptors kept for the rest: listener, epoll, signals,
@@ -239,6 +240,8 @@ int srv_open(struct srv *s, struct cfg *cfg)
         fprintf(stderr, "sockgate: cannot start the engine\n");
         return -1;
     }
+    if (ws_start(s) < 0)
+        return -1;
     if (srv_http_start(s) < 0 || (cfg->tls_cert[0] && tlsl_start(s) < 0))
         return -1;
     if (cfg->idle_timeout > 0)
@@ -277,6 +280,7 @@ void srv_close(struct srv *s)
         eng_loop_remove_before_sleep(s->loop, &s->drained_hook);
         log_flush_stop(s);
     }
+    ws_stop(s);
     tlsl_stop(s);
     srv_http_stop(s);
     /* The engine first: closing its sockets ends any background operation still armed

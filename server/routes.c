@@ -15,6 +15,8 @@
 #include "node.h"
 #include "render.h"
 #include "server.h"
+#include "websockify.h"
+#include "ws_upgrade.h"
 
 #define ROUTES_MAX_QUERY 32
 
@@ -156,6 +158,8 @@ static const char *endpoint_name(char segs[4][72], int nseg, const char *method)
     if (nseg == 2)
         return strcmp(method, "DELETE") == 0 ? "close" : "socket";
     enum eng_cmd cmd;
+    if (strcmp(segs[2], "ws") == 0)
+        return "ws";
     return eng_cmd_from_name(segs[2], &cmd) == 0 ? eng_cmd_name(cmd) : "request";
 }
 
@@ -199,6 +203,9 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
         char *body = strdup("{\"status\":\"ok\"}");
         return body ? srv_reply(r, 200, body, strlen(body), NULL) : MHD_NO;
     }
+    /* websockify's clients bring their own credential (the token file's) or the usual. */
+    if (websockify_path(s->cfg, url))
+        return websockify_handle(r);
     bool api = nseg >= 1 && (strcmp(segs[0], "sockets") == 0 || strcmp(segs[0], "events") == 0 ||
                              (nseg == 1 && strcmp(segs[0], "metrics") == 0));
     if (!api) {
@@ -263,6 +270,8 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
     }
     if (nseg != 3)
         return srv_reply_error(r, 404, "request", ENG_EINVAL, "no such endpoint");
+    if (strcmp(segs[2], "ws") == 0)
+        return ws_upgrade_socket(r, owner, id);
     enum eng_cmd cmd;
     if (eng_cmd_from_name(segs[2], &cmd) < 0) {
         char name[72];

@@ -19,6 +19,9 @@ struct metrics;
 struct connlimit;
 struct tlsl;
 struct static_files;
+struct ws_hub;
+struct ws_pending;
+struct websockify;
 
 struct srv {
     struct cfg *cfg;                 /* settings */
@@ -42,6 +45,8 @@ struct srv {
     struct eng_timer log_timer;      /* the planned log flush */
     struct eng_hook drained_hook;    /* shutting down: ends the loop when requests are done */
     struct eng_timer grace_timer;    /* shutting down: ends it anyway after a grace period */
+    struct ws_hub *ws;               /* WebSocket bridges (ws_bridge.c) */
+    struct websockify *websockify;   /* websockify targets, or NULL (websockify.c) */
     bool stopping;                   /* shutting down: new requests get 503 */
     unsigned active_requests;        /* requests begun and not completed */
     unsigned suspended;              /* requests waiting on the engine */
@@ -67,12 +72,16 @@ struct srv_req {
     struct eng_list *delivering;     /* an answer with data on its way: given back if lost */
     uint64_t start_ms;               /* for the access log */
     char method[12];                 /* for the access log */
+    char version[12];                /* "HTTP/1.1", for the WebSocket handshake */
     char path[200];                  /* for the access log, without the query */
     bool oom;                        /* the engine could not build the answer */
     int status;                      /* the status sent, for the access log */
     size_t bytes_out;                /* the body size sent, for the access log */
     char *stream_name;               /* SSE: owned by events.c */
     void *stream;                    /* SSE: the listener, owned by events.c */
+    struct ws_pending *ws;           /* becoming a WebSocket: owned by ws_upgrade.c */
+    /* Called instead of the usual answer when a suspended request resumes. */
+    enum MHD_Result (*resume_with)(struct srv_req *r);
 };
 
 /* Queues a JSON response. Takes ownership of body (malloc'd). Returns an MHD result. */
@@ -95,6 +104,9 @@ void srv_suspend(struct srv_req *r);
  * another's wait) would sit until some unrelated event; this runs the daemon on the
  * loop's next turn. */
 void srv_resume(struct srv *s, struct MHD_Connection *conn);
+/* Plans a run of the daemon on the next turn: for work it has been given outside MHD_run
+ * (a resume, an upgraded connection given back). */
+void srv_http_wake(struct srv *s);
 /* eng_done_fn for a suspended request. */
 void srv_answer_later(void *ctx, struct eng_list *list);
 

@@ -9,7 +9,7 @@
 
 BENCH_DIR := $(BUILD)/bench
 BENCH_BINS := $(BENCH_DIR)/bench_client $(BENCH_DIR)/echo_server $(BENCH_DIR)/mhd_baseline \
-	$(BENCH_DIR)/codec_bench
+	$(BENCH_DIR)/codec_bench $(BENCH_DIR)/splice_relay
 LDLIBS_MHD := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 .PHONY: bench bench-bins bench-profile
@@ -31,18 +31,26 @@ bench-bins: $(BUILD)/sockgate $(WEB_WASM) $(BENCH_BINS)
 # (echo, bulk, rate, footprint, healthz-flood) around a shared HTTP client (bench_http.c).
 BENCH_CLIENT_SRC := tests/bench/bench_client.c tests/bench/bench_http.c \
 	tests/bench/bench_echo.c tests/bench/bench_bulk.c tests/bench/bench_rate.c \
-	tests/bench/bench_footprint.c tests/bench/bench_fair.c
-BENCH_CLIENT_HDR := tests/bench/bench_client.h tests/bench/bench_http.h tests/bench/benchdata.h
+	tests/bench/bench_footprint.c tests/bench/bench_fair.c tests/bench/bench_stream.c \
+	tests/integration/ws_client.c
+BENCH_CLIENT_HDR := tests/bench/bench_client.h tests/bench/bench_http.h tests/bench/benchdata.h \
+	tests/integration/ws_client.h
 
 $(BENCH_DIR)/bench_client: $(BENCH_CLIENT_SRC) $(BENCH_CLIENT_HDR) $(BUILD)/obj/engine/codec.o
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  BENCH   $@")
-	$(Q)$(CC) $(CFLAGS) -Itests/bench -o $@ $(BENCH_CLIENT_SRC) $(BUILD)/obj/engine/codec.o -lgnutls
+	$(Q)$(CC) $(CFLAGS) -Itests/bench -Itests/integration -o $@ $(BENCH_CLIENT_SRC) \
+		$(BUILD)/obj/engine/codec.o -lgnutls
 
 $(BENCH_DIR)/codec_bench: tests/bench/codec_bench.c $(BUILD)/obj/engine/codec.o
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  BENCH   $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/obj/engine/codec.o
+
+$(BENCH_DIR)/splice_relay: tests/bench/splice_relay.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  BENCH   $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
 
 $(BENCH_DIR)/echo_server: tests/bench/echo_server.c
 	@mkdir -p $(dir $@)

@@ -13,6 +13,9 @@
  *   bench_client rate     PORT URL_PATH CONNS COUNT SECONDS
  *   bench_client footprint GW_PORT GW_PID ECHO_PORT SOCKETS WAITS BASE_PORT BASE_PID
  *   bench_client healthz-flood GW_PORT COUNT FLOOD
+ *   bench_client stream-tcp HTTP_PORT URL_PATH FILE
+ *   bench_client stream-ws WS_PORT WS_PATH URL_PATH FILE [PROTOCOL]
+ *   bench_client stream-gw GW_PORT HTTP_PORT URL_PATH FILE
  */
 #include <netinet/in.h>
 #include <signal.h>
@@ -98,7 +101,9 @@ int main(int argc, char **argv)
         return bench_footprint(argc, argv);
     if (strcmp(m, "healthz-flood") == 0)
         return bench_healthz_flood(argc, argv);
+    if (strncmp(m, "stream-", 7) == 0)
+        return bench_stream(argc, argv);
     fprintf(stderr, "usage: bench_client freeport|gen|echo-gw|echo-tcp|bulk-gw|bulk-tcp|rate|"
-                    "footprint|healthz-flood ...\n");
+                    "footprint|healthz-flood|stream-tcp|stream-ws|stream-gw ...\n");
     return 2;
 }

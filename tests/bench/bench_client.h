@@ -20,5 +20,8 @@ int bench_rate(int argc, char **argv);
 int bench_footprint(int argc, char **argv);
 /* healthz-flood: /healthz latency while one socket is flooded. */
 int bench_healthz_flood(int argc, char **argv);
+/* stream-tcp, stream-ws, stream-gw: one large response, read directly or through a
+ * WebSocket bridge, every byte checked. */
+int bench_stream(int argc, char **argv);
 
 #endif

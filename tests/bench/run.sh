@@ -18,7 +18,7 @@ BUILD=${1:-build}
 BIN=$BUILD/bench
 SOCKGATE=$BUILD/sockgate
 ROUNDS=${BENCH_ROUNDS:-3}
-ONLY=${BENCH_ONLY:-a,b,c,d,e,f,g}
+ONLY=${BENCH_ONLY:-a,b,c,d,e,f,g,h}
 SECS=${BENCH_SECONDS:-2}
 BULK_BYTES=100000000          # 100 MB files for the bulk receive
 CODEC_BYTES=16777216          # 16 MiB of each for the codec
@@ -352,7 +352,10 @@ part_f() {
 # shellcheck source=tests/bench/part_tls.sh
 . "$(dirname "$0")/part_tls.sh"
 
-for p in a b c d e f g; do
+# h. streaming: the WebSocket bridge against a direct read and websockify.
+. "$(dirname "$0")/stream.sh"
+
+for p in a b c d e f g h; do
     if part "$p"; then "part_$p"; fi
 done
 
@@ -387,5 +390,5 @@ ELAPSED=$(($(date +%s) - START))
             printf "| %s%s | %s | %s | %s | %s |\n", $1, better, fmt($2), fmt($3), ratio, $4
         }' "$RESULTS"
     echo
-    echo "ratio = sockgate / baseline; medians of interleaved rounds (${BENCH_RATE_ROUNDS:-5} in a, $ROUNDS in b, c and f); loopback only."
+    echo "ratio = sockgate / baseline; medians of interleaved rounds (${BENCH_RATE_ROUNDS:-5} in a, $ROUNDS in b, c and f, ${STREAM_ROUNDS:-5} in h); loopback only."
 } | tee "$TMP/table.md"

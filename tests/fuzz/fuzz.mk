@@ -21,6 +21,9 @@ FUZZ_SRC_listen := server/config.c
 FUZZ_SRC_jsl := $(wildcard web/jsl_*.c)
 FUZZ_CFLAGS_jsl := -Itests/unit
 FUZZ_LDLIBS_jsl := -lcjson
+# The WebSocket handshake and framer, on libwslay; SHA-1 from GnuTLS, base64 from the codec.
+FUZZ_SRC_ws := server/ws_framer.c server/ws_handshake.c engine/codec.c
+FUZZ_LDLIBS_ws := -lwslay -lgnutls
 
 # ---- Rules -----------------------------------------------------------------------------
 FUZZ_CC ?= clang
