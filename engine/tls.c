@@ -69,8 +69,9 @@ void engi_tls_opts_free(struct engi_tls_opts *o)
     free(o);
 }
 
-/* The engine's credentials with the system's CAs, loaded the first time they are needed:
- * parsing a few hundred certificates takes milliseconds, once rather than per connect. */
+/* The engine's credentials with the system's CAs: parsing a few hundred certificates
+ * takes tens of milliseconds, so it happens once, when the engine is made (and, should
+ * that have failed, at first use), never per connect. */
 static gnutls_certificate_credentials_t shared_system(struct eng *e)
 {
     if (!e->tls_shared) {
@@ -87,6 +88,11 @@ static gnutls_certificate_credentials_t shared_system(struct eng *e)
         e->tls_shared = sh;
     }
     return e->tls_shared->system;
+}
+
+void engi_tls_engine_init(struct eng *e)
+{
+    shared_system(e);
 }
 
 void engi_tls_engine_free(struct eng *e)
