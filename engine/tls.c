@@ -2,7 +2,7 @@
  * Client TLS sessions with GnuTLS (see tls.h): credentials from the arguments of connect
  * and starttls, a non-blocking handshake the loop drives, and GnuTLS's verdicts turned
  * into words a person can act on ("certificate signed by an unknown authority"). The
- * system's trusted CAs are parsed once per engine, on first use, not per connection.
+ * system's trusted CAs are parsed once per engine, when it is made, never per connection.
  */
 #include <arpa/inet.h>
 #include <errno.h>
