@@ -103,6 +103,7 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg)
         free(e);
         return NULL;
     }
+    engi_tls_engine_init(e);
     eng_loop_add_before_sleep(loop, &e->collect_hook);
     return e;
 }

@@ -2,7 +2,7 @@
  * Client TLS sessions with GnuTLS (see tls.h): credentials from the arguments of connect
  * and starttls, a non-blocking handshake the loop drives, and GnuTLS's verdicts turned
  * into words a person can act on ("certificate signed by an unknown authority"). The
- * system's trusted CAs are parsed once per engine, on first use, not per connection.
+ * system's trusted CAs are parsed once per engine, when it is made, never per connection.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +26,8 @@ struct engi_tls_opts {
     bool verify;                     /* check the chain and the name */
     char *ca, *cert, *key;           /* owned PEM texts, or NULL */
     gnutls_certificate_credentials_t cred; /* built for these options, or NULL: shared */
+    bool system_trust;               /* cred has a client certificate and no CAs: the chain
+                                        is checked against the engine's system trust */
     bool prepared;                   /* engi_tls_opts_prepare succeeded */
 };
 
@@ -67,8 +69,9 @@ void engi_tls_opts_free(struct engi_tls_opts *o)
     free(o);
 }
 
-/* The engine's credentials with the system's CAs, loaded the first time they are needed:
- * parsing a few hundred certificates takes milliseconds, once rather than per connect. */
+/* The engine's credentials with the system's CAs: parsing a few hundred certificates
+ * takes tens of milliseconds, so it happens once, when the engine is made (and, should
+ * that have failed, at first use), never per connect. */
 static gnutls_certificate_credentials_t shared_system(struct eng *e)
 {
     if (!e->tls_shared) {
@@ -85,6 +88,11 @@ static gnutls_certificate_credentials_t shared_system(struct eng *e)
         e->tls_shared = sh;
     }
     return e->tls_shared->system;
+}
+
+void engi_tls_engine_init(struct eng *e)
+{
+    shared_system(e);
 }
 
 void engi_tls_engine_free(struct eng *e)
@@ -106,6 +114,41 @@ uint64_t engi_tls_handshake_ms(const struct eng *e)
 static gnutls_datum_t datum_of(const char *text)
 {
     return (gnutls_datum_t){.data = (unsigned char *)text, .size = (unsigned)strlen(text)};
+}
+
+/* GnuTLS calls this, in the handshake, for a session whose credentials carry a client
+ * certificate and no CAs of their own: the chain and the name are checked against the
+ * engine's system trust, and the verdict kept for the words of the error. */
+static int verify_with_system_trust(gnutls_session_t session)
+{
+    struct engi_tls *t = gnutls_session_get_ptr(session);
+    unsigned npeers = 0;
+    const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &npeers);
+    gnutls_x509_crt_t chain[16];
+    unsigned n = 0;
+    t->verify_status = GNUTLS_CERT_INVALID | GNUTLS_CERT_SIGNER_NOT_FOUND;
+    for (unsigned i = 0; peers && i < npeers && i < 16; i++) {
+        if (gnutls_x509_crt_init(&chain[n]) < 0)
+            break;
+        if (gnutls_x509_crt_import(chain[n], &peers[i], GNUTLS_X509_FMT_DER) < 0) {
+            gnutls_x509_crt_deinit(chain[n]);
+            break;
+        }
+        n++;
+    }
+    gnutls_typed_vdata_st data[2] = {
+        {.type = GNUTLS_DT_DNS_HOSTNAME, .data = (unsigned char *)t->name},
+        {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER},
+    };
+    gnutls_x509_trust_list_t trust;
+    gnutls_certificate_get_trust_list(t->system_cred, &trust);
+    unsigned status = 0;
+    if (n > 0 && gnutls_x509_trust_list_verify_crt2(trust, chain, n, data, 2, 0, &status,
+                                                    NULL) >= 0)
+        t->verify_status = status;
+    for (unsigned i = 0; i < n; i++)
+        gnutls_x509_crt_deinit(chain[i]);
+    return t->verify_status ? GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR : 0;
 }
 
 int engi_tls_opts_prepare(struct eng *e, struct engi_tls_opts *o, char *why, size_t whylen)
@@ -140,7 +183,14 @@ int engi_tls_opts_prepare(struct eng *e, struct engi_tls_opts *o, char *why, siz
             return ENG_EINVAL;
         }
     } else if (o->verify) {
-        gnutls_certificate_set_x509_system_trust(o->cred);
+        /* Parsing the system's CAs again for this one connection would hold the loop for
+         * tens of milliseconds: the engine's parsed copy checks the chain instead. */
+        if (!shared_system(e)) {
+            snprintf(why, whylen, "out of memory");
+            return -ENOMEM;
+        }
+        o->system_trust = true;
+        gnutls_certificate_set_verify_function(o->cred, verify_with_system_trust);
     }
     if (o->cert) {
         gnutls_datum_t cert = datum_of(o->cert), key = datum_of(o->key);
@@ -191,7 +241,14 @@ int engi_tls_begin(struct eng_socket *s, struct engi_tls_opts *o, char *why, siz
                      "or verify=false");
             return ENG_EINVAL;
         }
-        gnutls_session_set_verify_cert(t->session, t->name, 0);
+        if (o->system_trust) {
+            /* Checked by verify_with_system_trust, from the credentials. */
+            t->own_verify = true;
+            t->system_cred = s->e->tls_shared->system;
+            gnutls_session_set_ptr(t->session, t);
+        } else {
+            gnutls_session_set_verify_cert(t->session, t->name, 0);
+        }
     }
     if (rc < 0) {
         gnutls_deinit(t->session);
@@ -273,7 +330,10 @@ void engi_tls_fail(struct engi_tls *t, int err)
     size_t len = sizeof(t->why);
     switch (err) {
     case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
-        describe_status(t, gnutls_session_get_verify_cert_status(t->session), buf, len);
+    case GNUTLS_E_CERTIFICATE_ERROR:
+        describe_status(t, t->own_verify ? t->verify_status
+                                         : gnutls_session_get_verify_cert_status(t->session),
+                        buf, len);
         break;
     case GNUTLS_E_FATAL_ALERT_RECEIVED:
         describe_alert(t, buf, len);

@@ -49,7 +49,10 @@ const char *engi_tls_why(const struct eng_socket *s);
 const char *engi_tls_state_name(const struct eng_socket *s);
 /* Sends close_notify (best effort, without waiting) and frees the TLS state. */
 void engi_tls_close(struct eng_socket *s);
-/* The engine's shared state (system trust, loaded on first use). */
+/* The engine's shared state: the system's trusted CAs, parsed when the engine is made
+ * (tens of milliseconds that must not fall on the loop at a first connect). A failure
+ * there is retried at first use. */
+void engi_tls_engine_init(struct eng *e);
 void engi_tls_engine_free(struct eng *e);
 /* A handshake's deadline of its own, in ms. */
 uint64_t engi_tls_handshake_ms(const struct eng *e);

@@ -25,6 +25,9 @@ struct engi_tls {
     enum engi_tls_state state;       /* see above */
     bool verify;                     /* the chain and the name are checked */
     bool gave_cert;                  /* a client certificate was configured */
+    bool own_verify;                 /* checked by our callback against system_cred */
+    gnutls_certificate_credentials_t system_cred; /* the engine's system trust (borrowed) */
+    unsigned verify_status;          /* our callback's verdict, GNUTLS_CERT_* flags */
     bool read_wants_write;           /* the last read stopped until the fd is writable */
     bool eof;                        /* the peer ended the stream (close_notify or FIN) */
     char name[256];                  /* the name sent (SNI) and checked */

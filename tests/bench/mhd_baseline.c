@@ -5,8 +5,14 @@
  * examples lead to; `--external` instead drives MHD_run from a one-thread epoll loop, as
  * sockgate does, to separate the cost of the threading mode from the cost of our code.
  *
- *   mhd_baseline PORT [--external]    prints "ready" once listening; SIGTERM stops it
+ *   mhd_baseline PORT [--external] [--tls CERT KEY] [--upgrade BYTES]
+ *                                     prints "ready" once listening; SIGTERM stops it
+ *
+ * --upgrade answers every request with a 101 upgrade and then writes BYTES into the
+ * upgraded connection (from a thread, blocking): what libmicrohttpd's own TLS carries
+ * through an upgrade is what decides whether sockgate's WebSocket bridge can use it.
  */
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +24,38 @@
 
 static const char body[] = "[\"getsockname\",\"ok\",\"127.0.0.1\",\"40000\"]";
 static volatile sig_atomic_t stop;
+static long upgrade_bytes;           /* --upgrade: bytes written into each upgrade */
+
+/* Writes upgrade_bytes into the upgraded socket and leaves it open. */
+static void *upgrade_writer(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof(chunk));
+    for (long left = upgrade_bytes; left > 0;) {
+        ssize_t w = write(fd, chunk, left < (long)sizeof(chunk) ? (size_t)left : sizeof(chunk));
+        if (w <= 0)
+            break;
+        left -= w;
+    }
+    return NULL;
+}
+
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
+                       const char *extra_in, size_t extra_in_size, MHD_socket sock,
+                       struct MHD_UpgradeResponseHandle *urh)
+{
+    (void)cls;
+    (void)conn;
+    (void)con_cls;
+    (void)extra_in;
+    (void)extra_in_size;
+    (void)urh;
+    pthread_t t;
+    if (pthread_create(&t, NULL, upgrade_writer, (void *)(intptr_t)sock) == 0)
+        pthread_detach(t);
+}
 
 static void on_signal(int sig)
 {
@@ -56,6 +94,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (upgrade_bytes > 0) {
+        struct MHD_Response *up = MHD_create_response_for_upgrade(on_upgrade, NULL);
+        if (!up)
+            return MHD_NO;
+        MHD_add_response_header(up, MHD_HTTP_HEADER_UPGRADE, "sockgate-bench");
+        enum MHD_Result r = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, up);
+        MHD_destroy_response(up);
+        return r;
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
     if (!resp)
@@ -86,7 +133,7 @@ int main(int argc, char **argv)
     char *end;
     long port = argc >= 2 ? strtol(argv[1], &end, 10) : -1;
     if (argc < 2 || *end || port < 0 || port > 65535) {
-        fprintf(stderr, "usage: mhd_baseline PORT [--external] [--tls CERT KEY]\n");
+        fprintf(stderr, "usage: mhd_baseline PORT [--external] [--tls CERT KEY] [--upgrade BYTES]\n");
         return 2;
     }
     int external = argc > 2 && strcmp(argv[2], "--external") == 0;
@@ -113,6 +160,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "mhd_baseline: cannot read %s or %s\n", argv[opt + 1], argv[opt + 2]);
             return 1;
         }
+        opt += 3;
+    }
+    if (argc > opt + 1 && strcmp(argv[opt], "--upgrade") == 0) {
+        upgrade_bytes = strtol(argv[opt + 1], &end, 10);
+        flags |= MHD_ALLOW_UPGRADE;
     }
     struct MHD_Daemon *d =
         cert ? MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handler, NULL,

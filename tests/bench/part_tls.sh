@@ -61,6 +61,28 @@ part_g() {
     done
     SCHEME=http
 
+    # libmicrohttpd's own TLS through an upgrade (what the WebSocket bridge would ride on):
+    # 20 MB written into the upgraded connection, read for at most 5 s.
+    local up_plain up_tls
+    up_plain=$(freeport)
+    start mhd-g-up "$BIN/mhd_baseline" "$up_plain" --external --upgrade 20000000
+    wait_ready mhd-g-up
+    local up_plain_pid=$LAST_PID
+    up_tls=$(freeport)
+    start mhd-g-up-tls "$BIN/mhd_baseline" "$up_tls" --external --tls "$TMP/tls.pem" \
+        "$TMP/tls.key" --upgrade 20000000
+    wait_ready mhd-g-up-tls
+    local up_tls_pid=$LAST_PID
+    node "$(dirname "$0")/upgrade_read.js" http "$up_plain" 20000000 5 >"$TMP/g-up-http.out" ||
+        fail "upgrade_read failed"
+    node "$(dirname "$0")/upgrade_read.js" https "$up_tls" 20000000 5 >"$TMP/g-up-https.out" ||
+        fail "upgrade_read over TLS failed"
+    row "g. MHD's own TLS, an upgraded connection, MB/s" "$(kv "$TMP/g-up-https.out" mb_per_s)" \
+        "$(kv "$TMP/g-up-http.out" mb_per_s)" \
+        "why the listener ends TLS itself: MHD_USE_TLS vs plain, 20 MB through a 101 upgrade (5 s at most), node reader"
+    stop "$up_plain_pid"
+    stop "$up_tls_pid"
+
     mkdir -p "$TMP/www" "$TMP/nginx"
     chmod 755 "$TMP/www"
     "$BIN/bench_client" gen text "$TMP/www/text.txt" "$BULK_BYTES" || fail "cannot write test data"

@@ -227,15 +227,20 @@ static void test_sni_picks_the_certificate(void **state)
     tu_proc_stop(&peer);
 }
 
-/* ,"cert":...,"key":... with the test client's credentials, after the CA. */
-static const char *with_client_cert(void)
+/* "cert":...,"key":... with the test client's credentials, after the CA when with_ca. */
+static const char *client_cert_args(bool ca)
 {
     static char buf[24000];
     char c[7000], k[7000];
-    snprintf(buf, sizeof(buf), "%s,\"cert\":%s,\"key\":%s", with_ca(),
-             tu_json_str(certs.client_pem, c, sizeof(c)),
+    snprintf(buf, sizeof(buf), "%s%s\"cert\":%s,\"key\":%s", ca ? with_ca() : "",
+             ca ? "," : "", tu_json_str(certs.client_pem, c, sizeof(c)),
              tu_json_str(certs.client_key, k, sizeof(k)));
     return buf;
+}
+
+static const char *with_client_cert(void)
+{
+    return client_cert_args(true);
 }
 
 static void test_client_certificate_tls12(void **state)
@@ -248,6 +253,10 @@ static void test_client_certificate_tls12(void **state)
     tu_s_server(&peer, &certs, "localhost", args);
     expect_refused("localhost", peer.port, with_ca(), "client certificate required");
     expect_https_works("localhost", peer.port, with_client_cert());
+    /* A client certificate without ca: the system's CAs check the server, and none of
+     * them signed the test CA. */
+    expect_refused("localhost", peer.port, client_cert_args(false),
+                   "certificate signed by an unknown authority.");
     tu_proc_stop(&peer);
 }
 

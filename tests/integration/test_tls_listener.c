@@ -306,6 +306,19 @@ static void test_warning_beyond_loopback_without_tls(void **state)
     assert_int_equal(cu_stop(&tls), 0);
 }
 
+static void test_environment_variables(void **state)
+{
+    (void)state;
+    char cert[300], key[300], log[16384];
+    snprintf(cert, sizeof(cert), "SOCKGATE_TLS_CERT=%s", cert_file);
+    snprintf(key, sizeof(key), "SOCKGATE_TLS_KEY=%s", key_file);
+    const char *env[] = {cert, key, NULL};
+    struct hx_server s;
+    su_start_env(&s, NULL, env, 0);
+    su_wait_log(&s, "listening on https://", log, sizeof(log));
+    assert_int_equal(cu_stop(&s), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_clean_exit),
         cmocka_unit_test(test_bad_certificate_refused_at_start),
         cmocka_unit_test(test_warning_beyond_loopback_without_tls),
+        cmocka_unit_test(test_environment_variables),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -114,7 +114,28 @@ static void test_smtp_starttls_conversation(void **state)
     eu_bg(&server, id, "recv", "{\"n\":100,\"callback\":\"onMail\"}");
     cu_ok(&server, id, "send", "[\"ECHO hello over TLS~0D~0A\"]");
     EU_EXPECT_EVENT(&es, "onMail", 4, "recv", "ok", "hello over TLS~0D~0A", id);
+
+    /* One record of 44 bytes read a byte at a time by a repeating receive: after the
+     * first, the rest sits decrypted inside GnuTLS, where epoll never sees it, and more
+     * than one loop turn's worth of deliveries must still all come. */
+    eu_bg(&server, id, "recv", "{\"n\":1,\"callback\":\"onByte\",\"repeat\":true}");
+    const char *line = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP\r\n";
+    char send[128];
+    snprintf(send, sizeof(send), "[\"ECHO %.42s~0D~0A\"]", line);
+    cu_ok(&server, id, "send", send);
+    for (size_t i = 0; i < strlen(line); i++) {
+        char want[4];
+        cu_asciihex((const uint8_t *)line + i, 1, want);
+        EU_EXPECT_EVENT(&es, "onByte", 4, "recv", "ok", want, id);
+    }
     sse_close(&es);
+    cu_ok(&server, id, "close", NULL);
+    hx_socket(&server, NULL, id);
+    smtp_until(id, "STARTTLS");
+    expect_recv(id, "{\"n\":100,\"timeout\":5}", "220 Ready to start TLS~0D~0A");
+    hx_cmd(&server, id, "starttls", ca_args(), &r);
+    hx_expect(&r, 200, "starttls", "ok");
+    hx_response_free(&r);
 
     /* Starting twice is refused; the session goes on. */
     expect_err(id, "starttls", ca_args(), 200, "TLS", "already");

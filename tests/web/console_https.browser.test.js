@@ -119,3 +119,27 @@ s << Close();`);
   assert.match(await page.locator('#events .event .answer').first().innerText(),
     /^\{"recv", "ok", "pushed over https~0D~0A", "[^"]+"\}$/);
 });
+
+test('the WebSocket bridge over wss:// through the HTTPS listener', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${base}/?token=${TOKEN}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
+  const answer = await page.evaluate(async ({ token, tcpPort }) => {
+    const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const made = await (await fetch('/sockets', { method: 'POST', headers })).json();
+    const id = made[2];
+    await fetch(`/sockets/${id}/connect`, { method: 'POST', headers,
+      body: JSON.stringify(['127.0.0.1', tcpPort]) });
+    return new Promise((resolve) => {
+      const ws = new WebSocket(`wss://${location.host}/sockets/${id}/ws?token=${token}`, ['binary']);
+      ws.binaryType = 'arraybuffer';
+      ws.onopen = () => ws.send(new TextEncoder().encode('PING\r\n'));
+      ws.onmessage = (m) => { resolve({ data: new TextDecoder().decode(m.data) }); ws.close(); };
+      ws.onerror = () => resolve({ error: 'the wss connection failed' });
+      setTimeout(() => resolve({ error: 'no answer over wss within 5 s' }), 5000);
+    });
+  }, { token: TOKEN, tcpPort: tcp.address().port });
+  await ctx.close();
+  assert.deepEqual(answer, { data: '+PONG\r\n' });
+});
