@@ -225,7 +225,8 @@
 
   function insert(source, item, pos) {
     if (V.isList(source)) {
-      const items = V.isList(item) ? item.map(V.copyValue) : [V.copyValue(item)];
+      /* One new item, a list too, as the Scripting Guide's table of list functions says. */
+      const items = [V.copyValue(item)];
       const at = pos === undefined ? source.length : needInt(pos, 'Insert()') - 1;
       if (at < 0 || at > source.length) throw new JslError(`Insert(): position ${pos} is outside 1 to ${source.length + 1}`);
       return source.slice(0, at).concat(items, source.slice(at)).map(V.copyValue);

@@ -370,13 +370,18 @@
       return i - 1;
     }
 
+    /* l[i], l[{i, j}] (a list of those items), and l[i, j] for l[i][j] in nested lists. */
     subscript(v, indices, node) {
-      const what = F.unparse(node.target);
-      if (!V.isList(v)) throw new JslError(`${what} is not a list: it cannot be subscripted`);
-      if (indices.length !== 1) throw new JslError(`a list takes one subscript, ${what} got ${indices.length}`);
-      const i = indices[0];
-      if (V.isList(i)) return i.map((k) => v[this.position(k, v.length, what)]);
-      return v[this.position(i, v.length, what)];
+      let what = F.unparse(node.target);
+      let out = v;
+      for (const i of indices) {
+        if (!V.isList(out)) throw new JslError(`${what} is not a list: it cannot be subscripted`);
+        const list = out;
+        out = V.isList(i) ? i.map((k) => list[this.position(k, list.length, what)])
+          : list[this.position(i, list.length, what)];
+        what = `${what}[${F.formatValue(i)}]`;
+      }
+      return out;
     }
 
     /* Stores a value where a target node points: a name, or a subscript of one. */
@@ -396,15 +401,18 @@
         root = root.target;
       }
       if (root.kind !== 'name') throw new JslError(`cannot assign to ${F.unparse(target)}`);
-      let list = this.evalName(root);
-      for (let k = 0; k < chain.length; k++) {
-        const node = chain[k];
-        const indices = await this.evalIndices(node);
+      const steps = [];
+      for (const node of chain) {
         const what = F.unparse(node.target);
+        for (const i of await this.evalIndices(node)) steps.push({ i, what });
+      }
+      let list = this.evalName(root);
+      for (let k = 0; k < steps.length; k++) {
+        const { i, what } = steps[k];
         if (!V.isList(list)) throw new JslError(`${what} is not a list: it cannot be subscripted`);
-        if (indices.length !== 1) throw new JslError(`a list takes one subscript, ${what} got ${indices.length}`);
-        const p = this.position(indices[0], list.length, what);
-        if (k === chain.length - 1) list[p] = value;
+        if (!V.isNumber(i)) throw new JslError(`assign to one item at a time, not ${what}[${F.formatValue(i)}]`);
+        const p = this.position(i, list.length, what);
+        if (k === steps.length - 1) list[p] = value;
         else list = list[p];
       }
     }

@@ -67,6 +67,8 @@ test('assignment, also to subscripts, and += -= ++ -- with the old value for pos
   assert.equal(await out('l = {1, {2, 3}}; l[1] = 9; l[2][2] = "x"; l[2][1] += 1; Show(l)'), 'l = {9, {3, "x"}}\n');
   assert.equal(await out('i = 5; Print(i++, i, ++i, i--, i, --i)'), '5\n6\n7\n7\n6\n5\n');
   assert.equal(await out('l = {1, 2}; l[2]++; Show(l)'), 'l = {1, 3}\n');
+  assert.equal(await out('l = {"a", {"b", "c"}, "d"}; l[2, 1] = "B"; Print(l[2, 2], l[{1, 3}], l[2][1])'),
+    '"c"\n{"a", "d"}\n"B"\n');
   /* `timeout-- > 0` compares the old value: the body runs exactly three times. */
   assert.equal(await out('timeout = 3; n = 0; While(timeout-- > 0, n++); Print(n, timeout)'), '3\n-1\n');
   /* Lists are values: changing a copy leaves the original alone. */
@@ -117,7 +119,8 @@ test('text functions keep JMP\'s meaning', async () => {
   assert.equal(await out('Print(Uppercase("aB"), Lowercase("aB"), Trim("  a b  "), Trim("  a", "left"), Concat("a", "b", "c"), Concat Items({"a", 1, "b"}, "-"))'),
     '"AB"\n"ab"\n"a b"\n"a"\n"abc"\n"a-1-b"\n');
   assert.equal(await out('l = {1, 2}; Insert Into(l, 9); Insert Into(l, 0, 1); Insert Into(l, {7, 8}, 2); Show(l)'),
-    'l = {0, 7, 8, 1, 2, 9}\n');
+    'l = {0, {7, 8}, 1, 2, 9}\n');
+  assert.equal(await out('l = {1}; m = Insert(l, "x", 1); Print(l, m)'), '{1}\n{"x", 1}\n');
   assert.equal(await out('l = {1, 2, 3, 4}; Remove From(l, 2); Remove From(l, 1, 2); Show(l); s = "abc"; Insert Into(s, "X", 2); Show(s)'),
     'l = {4}\ns = "aXbc"\n');
   assert.equal(await out('Print(Word(2, "GET /index.html HTTP/1.0"), Word(-1, "a b c"), Word(9, "a b"), Words("a,b,,c", ","), Words("x  y"))'),

@@ -201,7 +201,7 @@ test('accept with a callback hands over the new socket and the listening one', a
   const s = await session({ gateway });
   t.after(() => s.close());
   const r = await s.run(`conns = {};
-onConn = Function({rc}, Insert Into(conns, {rc}));
+onConn = Function({rc}, Insert Into(conns, rc));
 srv = Socket();
 srv << Bind("127.0.0.1", 0);
 port = Num((srv << Get Sock Name)[4]);
