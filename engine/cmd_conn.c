@@ -141,7 +141,7 @@ static struct eng_list *accept_answer(struct eng_op *op, const char *peer, const
 struct eng_list *engi_accept_settle(struct eng_op *op)
 {
     engi_resolve_detach(op);
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     struct eng_socket *ns = engi_socket_by_num(op->e, op->accepted->num);
     struct eng_list *l = accept_answer(op, op->accepted->peer_name, ns ? ns->id : "");
     /* Handed over (or lost with the answer): no longer the operation's to close. */
@@ -225,7 +225,7 @@ int engi_try_accept(struct eng_op *op)
 static void connect_resolved(struct eng_op *op, int code)
 {
     struct eng_socket *s = op->sock;
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     if (code < 0) {
         engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, code,
                                          code == ENG_EDENIED ? "every address of that name is "
@@ -256,7 +256,7 @@ static void connect_reset(struct eng_socket *s)
 void engi_connect_abort(struct eng_op *op)
 {
     connect_reset(op->sock);
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     if (op->sock->state == ENGI_CONNECTING)
         op->sock->state = unconnected_state(op->sock);
 }
@@ -266,7 +266,7 @@ void engi_connect_abort(struct eng_op *op)
 static int connect_made(struct eng_op *op)
 {
     struct eng_socket *s = op->sock;
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     free(s->connected_name);
     s->connected_name = op->dest ? strdup(op->dest->host) : NULL;
     if (op->tls) {
@@ -311,7 +311,7 @@ int engi_try_connect(struct eng_op *op)
         return 0;
     if (op->phase == ENGI_PH_HANDSHAKE)
         return engi_try_handshake(op);
-    if (op->phase == ENGI_PH_READY && s->type == SOCK_STREAM && s->state == ENGI_CONNECTED) {
+    if (op->phase == ENGI_PH_READINESS && s->type == SOCK_STREAM && s->state == ENGI_CONNECTED) {
         /* After a non-blocking connect completed, Linux answers the next connect() with 0
          * whatever its address: a second connect would say "ok" and go nowhere. */
         engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, -EISCONN, NULL));
@@ -329,7 +329,7 @@ int engi_try_connect(struct eng_op *op)
                 return 0; /* still in progress: we were run for another reason */
             return connect_made(op);
         }
-        op->phase = ENGI_PH_READY;
+        op->phase = ENGI_PH_READINESS;
         connect_reset(s);
         op->dest->addr_index++;
         return connect_next(op, -err);

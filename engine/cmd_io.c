@@ -196,7 +196,7 @@ struct eng_list *engi_send_answer(struct eng_op *op, int code, const char *detai
 static void sendto_resolved(struct eng_op *op, int code)
 {
     struct eng_socket *s = op->sock;
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     if (code < 0)
         engi_op_finish(op, engi_send_answer(op, code, NULL));
     engi_kick(s);

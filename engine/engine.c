@@ -26,6 +26,7 @@ static const char *const cmd_names[ENG_CMD_COUNT] = {
     [ENG_CMD_RECVFROM] = "recvfrom",   [ENG_CMD_GETPEERNAME] = "getpeername",
     [ENG_CMD_GETSOCKNAME] = "getsockname", [ENG_CMD_IOCTL] = "ioctl",
     [ENG_CMD_CLOSE] = "close",          [ENG_CMD_STARTTLS] = "starttls",
+    [ENG_CMD_SOCKET] = "socket",
 };
 
 const char *eng_cmd_name(enum eng_cmd cmd)
@@ -307,26 +308,29 @@ int engi_socket_room(const struct eng *e, char *why, size_t size)
     return 0;
 }
 
+bool engi_owner_quota_reached(const struct eng *e, int owner)
+{
+    /* 0 is no limit per credential. */
+    size_t max = e->cfg.max_sockets_per_owner;
+    return max > 0 && eng_socket_count(e, owner) >= max;
+}
+
 struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family)
 {
     char why[128];
-    if (engi_socket_room(e, why, sizeof(why)) < 0) {
-        struct eng_list *l = engi_list_named("socket");
-        if (l)
-            engi_list_set_err(l, ENG_ELIMIT, "%s", why);
-        return l;
-    }
+    if (engi_owner_quota_reached(e, owner))
+        return engi_list_err(ENG_CMD_SOCKET, ENG_ELIMIT,
+                             "this credential has %zu sockets open, the most allowed",
+                             e->cfg.max_sockets_per_owner);
+    if (engi_socket_room(e, why, sizeof(why)) < 0)
+        return engi_list_err(ENG_CMD_SOCKET, ENG_ELIMIT, "%s", why);
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int err = fd < 0 ? -errno : 0; /* before malloc, which may change errno */
     /* The process or the system is out of descriptors after all: a limit, not the
      * socket's outcome. */
-    if (err == -EMFILE || err == -ENFILE) {
-        struct eng_list *l = engi_list_named("socket");
-        if (l)
-            engi_list_set_err(l, ENG_ELIMIT, "too many open files");
-        return l;
-    }
-    struct eng_list *l = engi_list_named("socket");
+    if (err == -EMFILE || err == -ENFILE)
+        return engi_list_err(ENG_CMD_SOCKET, ENG_ELIMIT, "too many open files");
+    struct eng_list *l = engi_list_new(ENG_CMD_SOCKET);
     if (!l) {
         if (fd >= 0)
             close(fd);

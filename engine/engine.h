@@ -37,10 +37,11 @@ enum eng_cmd {
     ENG_CMD_IOCTL,
     ENG_CMD_CLOSE,
     ENG_CMD_STARTTLS,
+    ENG_CMD_SOCKET,             /* creating a socket (POST /sockets), not a command on one */
     ENG_CMD_COUNT
 };
 
-/* The lower-case name of a command ("acceptfast"). */
+/* The lower-case name of a command ("acceptfast"), element 1 of its answers. */
 const char *eng_cmd_name(enum eng_cmd cmd);
 /* True for the commands that may wait: accept, acceptfast, connect, send, sendto, recv,
  * recvfrom, starttls. */
@@ -87,10 +88,12 @@ struct eng_item {
 };
 
 #define ENG_LIST_MAX 8
-#define ENG_MAX_OWNERS 64        /* credentials the engine counts sockets for */
+/* Credentials the engine counts sockets for: an owner is a number below this. */
+#define ENG_MAX_OWNERS 64
 
 /* A command's answer: ["recv", "ok" | "NAME: text.", extra...]. */
 struct eng_list {
+    enum eng_cmd cmd;           /* the command element 1 names, for whoever counts them */
     int err;                    /* 0 or the negative code of element 2 */
     int nitems;                 /* elements used */
     struct eng_item items[ENG_LIST_MAX];
@@ -115,7 +118,7 @@ struct eng_config {
     double max_wait;            /* seconds a blocking command waits at most */
     size_t max_sockets;         /* open sockets in total */
     size_t max_fd_sockets;      /* sockets the open-file limit leaves room for; 0: no cap */
-    size_t max_sockets_per_owner; /* open sockets per owner, accepted ones included; 0: none */
+    size_t max_sockets_per_owner; /* open sockets per owner, created and accepted; 0: none */
     size_t max_waits;           /* operations in progress in total */
     bool allow_bind_any;        /* bind to non-loopback addresses and ports below 1024 */
     const struct eng_policy *policy; /* destination check for connect/sendto; NULL: all */
@@ -130,9 +133,11 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg);
 void eng_free(struct eng *e);
 
 
-/* Creates a socket for `owner` (an opaque credential number). type is SOCK_STREAM or
- * SOCK_DGRAM, family AF_INET or AF_INET6. Returns the answer list ["socket","ok",id] or
- * an error list; never NULL except on allocation failure. */
+/* Creates a socket for `owner` (a credential number below ENG_MAX_OWNERS). type is
+ * SOCK_STREAM or SOCK_DGRAM, family AF_INET or AF_INET6. Returns the answer list
+ * ["socket","ok",id] or an error list (LIMIT past max_sockets or the owner's quota, which
+ * is enforced here and for accepted sockets alike); never NULL except on allocation
+ * failure. */
 struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family);
 
 /* Runs a command on socket `id` of `owner`. Returns 0 with *now set when the answer is
@@ -142,7 +147,9 @@ struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int famil
 int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request *req,
              eng_done_fn done, void *ctx, struct eng_list **now, struct eng_op **op);
 
-/* Withdraws a pending operation: done will not be called and no byte is read for it. */
+/* Withdraws a pending operation: done is not called. A recv reads no byte for it, a send
+ * stops where it was (the unsent part is dropped), an accept closes a connection it took
+ * but had not answered yet. The next operation in line runs on the next turn. */
 void eng_op_cancel(struct eng *e, struct eng_op *op);
 
 /* Puts the data of an answer that could not be delivered back in front of its socket's

@@ -73,7 +73,7 @@ struct eng_socket {
 };
 
 enum engi_phase {
-    ENGI_PH_READY,                   /* waiting on the socket's readiness */
+    ENGI_PH_READINESS,                   /* waiting on the socket's readiness */
     ENGI_PH_RESOLVING,               /* waiting on a name lookup */
     ENGI_PH_CONNECTING,              /* connect() in progress */
     ENGI_PH_HANDSHAKE,               /* connect with tls, starttls: TLS handshake */
@@ -143,7 +143,6 @@ struct eng {
 
 /* Lists (list.c). */
 struct eng_list *engi_list_new(enum eng_cmd cmd);
-struct eng_list *engi_list_named(const char *name);
 int engi_list_add(struct eng_list *l, const char *s, size_t len, bool is_data);
 int engi_list_add_str(struct eng_list *l, const char *s);
 /* Takes ownership of `bytes` (malloc'd, at least len + 1 long). */
@@ -162,6 +161,9 @@ bool engi_addr_is_loopback(const struct sockaddr *sa);
 void engi_addr_set_port(struct sockaddr_storage *ss, uint16_t port);
 
 /* Socket table (engine.c). */
+/* True when `owner` holds max_sockets_per_owner sockets: the one quota check, for created
+ * and accepted sockets alike. */
+bool engi_owner_quota_reached(const struct eng *e, int owner);
 struct eng_socket *engi_socket_find(struct eng *e, int owner, const char *id);
 struct eng_socket *engi_socket_by_num(struct eng *e, uint64_t num);
 struct eng_socket *engi_socket_add(struct eng *e, int owner, int fd, int type, int family);

@@ -44,21 +44,17 @@ int engi_list_add_str(struct eng_list *l, const char *s)
     return engi_list_add(l, s, strlen(s), false);
 }
 
-struct eng_list *engi_list_named(const char *name)
+struct eng_list *engi_list_new(enum eng_cmd cmd)
 {
     struct eng_list *l = calloc(1, sizeof(*l));
     if (!l)
         return NULL;
-    if (engi_list_add_str(l, name) < 0 || engi_list_add_str(l, "ok") < 0) {
+    l->cmd = cmd;
+    if (engi_list_add_str(l, eng_cmd_name(cmd)) < 0 || engi_list_add_str(l, "ok") < 0) {
         eng_list_free(l);
         return NULL;
     }
     return l;
-}
-
-struct eng_list *engi_list_new(enum eng_cmd cmd)
-{
-    return engi_list_named(eng_cmd_name(cmd));
 }
 
 static void list_set_err_v(struct eng_list *l, int code, const char *fmt, va_list ap)

@@ -297,10 +297,10 @@ void engi_socket_update_watch(struct eng_socket *s)
     }
     uint32_t ev = engi_tx_events(s); /* a handshake's direction, a TLS record to send */
     struct eng_op *r = s->readq.head, *w = s->writeq.head;
-    bool reads = r && r->phase == ENGI_PH_READY && !engi_tls_handshaking(s);
+    bool reads = r && r->phase == ENGI_PH_READINESS && !engi_tls_handshaking(s);
     if (reads)
         ev |= EPOLLIN;
-    if (w && (w->phase == ENGI_PH_READY || w->phase == ENGI_PH_CONNECTING))
+    if (w && (w->phase == ENGI_PH_READINESS || w->phase == ENGI_PH_CONNECTING))
         ev |= EPOLLOUT;
     eng_watch_set(s->e->loop, &s->watch, ev);
     /* Plaintext GnuTLS holds already never makes the fd readable: look on the next turn. */

@@ -95,8 +95,7 @@ enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list)
     size_t len;
     char *body = render_list(list, r->enc, &len);
     unsigned status = srv_status_for(list->err, r->ok_status ? (unsigned)r->ok_status : 200);
-    if (list->nitems > 0)
-        metrics_count_command(r->srv->metrics, list->items[0].bytes, list->err);
+    metrics_count_command(r->srv->metrics, list->cmd, list->err);
     bool has_data = false;
     for (int i = 0; i < list->nitems; i++)
         has_data |= list->items[i].is_data && list->items[i].len > 0 && list->sock_num;
@@ -178,36 +177,6 @@ static void copy_text(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-/* The command a request names, for answers given before routing (SPEC §1: element 1
- * echoes the command): "recv" for /sockets/s1/recv, "socket" for /sockets, "close" for
- * DELETE /sockets/s1, and "request" for anything else. */
-static const char *request_name(const char *method, const char *url)
-{
-    const char *p = url;
-    while (*p == '/')
-        p++;
-    if (strncmp(p, "sockets", 7) != 0 || (p[7] != '\0' && p[7] != '/'))
-        return "request";
-    p += 7;
-    while (*p == '/')
-        p++;
-    if (*p == '\0')
-        return "socket";
-    p += strcspn(p, "/");
-    while (*p == '/')
-        p++;
-    if (*p == '\0')
-        return strcmp(method, "DELETE") == 0 ? "close" : "socket";
-    char name[24];
-    size_t len = strcspn(p, "/");
-    if (len >= sizeof(name) || p[len] != '\0')
-        return "request";
-    memcpy(name, p, len);
-    name[len] = '\0';
-    enum eng_cmd cmd;
-    return eng_cmd_from_name(name, &cmd) == 0 ? eng_cmd_name(cmd) : "request";
-}
-
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -281,7 +250,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     if (r->oom)
         return srv_reply_error(r, 500, "request", -ENOMEM, NULL);
     if (s->stopping)
-        return srv_reply_error(r, 503, request_name(method, url), ENG_ESHUTDOWN, NULL);
+        return srv_reply_error(r, 503, routes_endpoint_name(method, url), ENG_ESHUTDOWN, NULL);
     const char *why;
     if (connlimit_exceeded(s->connlimit, conn, &why))
         return srv_reply_error(r, 429, "request", ENG_ELIMIT, why);
@@ -292,7 +261,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         char detail[96];
         snprintf(detail, sizeof(detail), "the request body is larger than the %zu bytes allowed",
                  s->cfg->max_body);
-        return srv_reply_error(r, 413, request_name(method, url), ENG_ELIMIT, detail);
+        return srv_reply_error(r, 413, routes_endpoint_name(method, url), ENG_ELIMIT, detail);
     }
     return routes_handle(r, method, url);
 }

@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "auth.h"
+#include "commands.h"
 #include "events.h"
 #include "metrics.h"
 #include "node.h"
@@ -59,17 +60,12 @@ static enum MHD_Result create_socket(struct srv_req *r, int owner, const struct 
     char err[160];
     if (args_parse_socket(r->body, r->body_len, q->kv, q->n, &type, &family, err, sizeof(err)) < 0)
         return srv_reply_error(r, 400, "socket", ENG_EINVAL, err);
-    if (auth_socket_quota_reached(r->srv, owner)) {
-        snprintf(err, sizeof(err), "this credential has %zu sockets open, the most allowed",
-                 r->srv->cfg->max_sockets_per_token);
-        return srv_reply_error(r, 429, "socket", ENG_ELIMIT, err);
-    }
     struct eng_list *l = eng_socket_create(r->srv->eng, owner, type, family);
     if (!l)
         return MHD_NO;
     if (l->err || l->nitems < 3)
         return srv_reply_list(r, l);
-    metrics_count_command(r->srv->metrics, "socket", 0);
+    metrics_count_command(r->srv->metrics, ENG_CMD_SOCKET, 0);
     size_t len;
     char *body = render_list(l, CODEC_ASCIIHEX, &len);
     char location[96];
@@ -89,7 +85,7 @@ static enum MHD_Result run_command(struct srv_req *r, int owner, const char *id,
     struct args_limits lim = {.max_recv = s->cfg->max_recv};
     const char *name = eng_cmd_name(cmd);
     if (args_parse(cmd, r->body, r->body_len, q->kv, q->n, &lim, &a) < 0) {
-        metrics_count_command(s->metrics, name, a.code);
+        metrics_count_command(s->metrics, cmd, a.code);
         enum MHD_Result ret = srv_reply_error(r, (unsigned)a.status, name, a.code, a.err);
         args_result_free(&a);
         return ret;
@@ -148,19 +144,37 @@ static int split_path(const char *url, char segs[4][72])
     return n;
 }
 
-/* The name element 1 carries for an endpoint that is refused before it runs. */
+/* The command a socket path names: /sockets/<id>/<name> for a command on a socket. */
+static int socket_command(const char *name, enum eng_cmd *cmd)
+{
+    return eng_cmd_from_name(name, cmd) == 0 && cmd_info(*cmd)->on_socket ? 0 : -1;
+}
+
+/* The name element 1 carries for an endpoint that is refused before it runs (SPEC §1:
+ * element 1 echoes the command): "recv" for /sockets/s1/recv, "socket" for POST
+ * /sockets, "close" for DELETE /sockets/s1, and "request" for anything unknown. */
 static const char *endpoint_name(char segs[4][72], int nseg, const char *method)
 {
-    if (strcmp(segs[0], "events") == 0 || strcmp(segs[0], "metrics") == 0)
+    if (nseg < 1)
+        return "request";
+    if (nseg == 1 && (strcmp(segs[0], "events") == 0 || strcmp(segs[0], "metrics") == 0))
         return segs[0];
+    if (strcmp(segs[0], "sockets") != 0)
+        return "request";
     if (nseg == 1)
         return strcmp(method, "POST") == 0 ? "socket" : "sockets";
     if (nseg == 2)
         return strcmp(method, "DELETE") == 0 ? "close" : "socket";
     enum eng_cmd cmd;
-    if (strcmp(segs[2], "ws") == 0)
+    if (nseg == 3 && strcmp(segs[2], "ws") == 0)
         return "ws";
-    return eng_cmd_from_name(segs[2], &cmd) == 0 ? eng_cmd_name(cmd) : "request";
+    return nseg == 3 && socket_command(segs[2], &cmd) == 0 ? eng_cmd_name(cmd) : "request";
+}
+
+const char *routes_endpoint_name(const char *method, const char *url)
+{
+    char segs[4][72];
+    return endpoint_name(segs, split_path(url, segs), method);
 }
 
 /* The same for any path, the service endpoints and unknown ones included. */
@@ -273,7 +287,7 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
     if (strcmp(segs[2], "ws") == 0)
         return ws_upgrade_socket(r, owner, id);
     enum eng_cmd cmd;
-    if (eng_cmd_from_name(segs[2], &cmd) < 0) {
+    if (socket_command(segs[2], &cmd) < 0) {
         char name[72];
         size_t i;
         for (i = 0; segs[2][i] && i < sizeof(name) - 1; i++)
@@ -282,7 +296,7 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
         return srv_reply_error(r, 404, name, ENG_EINVAL, "no such command");
     }
     /* Reading a socket's names or its waiting byte count changes nothing: GET may ask. */
-    bool get_ok = cmd == ENG_CMD_GETPEERNAME || cmd == ENG_CMD_GETSOCKNAME || cmd == ENG_CMD_IOCTL;
+    bool get_ok = cmd_info(cmd)->get;
     if (get && get_ok) {
         if (cmd == ENG_CMD_IOCTL) {
             for (size_t i = 0; i < q.n; i++)

@@ -115,6 +115,9 @@ unsigned srv_status_for(int code, unsigned ok_status);
 
 /* Routing: every request's final handler call ends here. */
 enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char *url);
+/* The name element 1 carries when a request is refused before it runs: the command
+ * ("recv"), "socket", "close", "sockets", "events", "metrics", or "request". */
+const char *routes_endpoint_name(const char *method, const char *url);
 
 /* GET /openapi.json: the API's description, built in (openapi.c). */
 enum MHD_Result openapi_serve(struct srv_req *r);
