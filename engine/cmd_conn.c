@@ -185,8 +185,7 @@ int engi_try_accept(struct eng_op *op)
     }
     /* An accepted socket belongs to the listener's owner, so it counts against that
      * owner's quota: a listener must not be a way past it. */
-    if (e->cfg.max_sockets_per_owner &&
-        eng_socket_count(e, s->owner) >= e->cfg.max_sockets_per_owner) {
+    if (engi_owner_quota_reached(e, s->owner)) {
         close(fd);
         engi_op_finish(op, engi_list_err(op->cmd, ENG_ELIMIT,
                                          "this credential has %zu sockets open, the most "

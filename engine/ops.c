@@ -204,7 +204,7 @@ void engi_op_finish(struct eng_op *op, struct eng_list *list)
 
 void eng_op_cancel(struct eng *e, struct eng_op *op)
 {
-    (void)e;
+    (void)e; /* the op knows its engine; the argument keeps the API's shape */
     struct eng_socket *s = op->sock;
     if (op->phase == ENGI_PH_CONNECTING)
         engi_connect_abort(op);
