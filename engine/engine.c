@@ -26,7 +26,8 @@ static const char *const cmd_names[ENG_CMD_COUNT] = {
     [ENG_CMD_RECVFROM] = "recvfrom",   [ENG_CMD_GETPEERNAME] = "getpeername",
     [ENG_CMD_GETSOCKNAME] = "getsockname", [ENG_CMD_IOCTL] = "ioctl",
     [ENG_CMD_CLOSE] = "close",          [ENG_CMD_STARTTLS] = "starttls",
-    [ENG_CMD_SOCKET] = "socket",
+    [ENG_CMD_SOCKET] = "socket",       [ENG_CMD_GETADDRINFO] = "getaddrinfo",
+    [ENG_CMD_GETNAMEINFO] = "getnameinfo",
 };
 
 const char *eng_cmd_name(enum eng_cmd cmd)

@@ -38,6 +38,8 @@ enum eng_cmd {
     ENG_CMD_CLOSE,
     ENG_CMD_STARTTLS,
     ENG_CMD_SOCKET,             /* creating a socket (POST /sockets), not a command on one */
+    ENG_CMD_GETADDRINFO,        /* name look-ups (SPEC §13), not on a socket either */
+    ENG_CMD_GETNAMEINFO,
     ENG_CMD_COUNT
 };
 
@@ -87,7 +89,8 @@ struct eng_item {
     bool is_data;               /* raw socket bytes (encode) rather than text */
 };
 
-#define ENG_LIST_MAX 8
+#define ENG_LIST_INLINE 8       /* elements held in the list itself; more are allocated */
+#define ENG_LIST_MAX 128        /* elements a list may hold at all */
 /* Credentials the engine counts sockets for: an owner is a number below this. */
 #define ENG_MAX_OWNERS 64
 
@@ -96,7 +99,11 @@ struct eng_list {
     enum eng_cmd cmd;           /* the command element 1 names, for whoever counts them */
     int err;                    /* 0 or the negative code of element 2 */
     int nitems;                 /* elements used */
-    struct eng_item items[ENG_LIST_MAX];
+    int row_len;                /* 0: flat; n > 0: the elements after the first two are rows
+                                 * of n, each rendered as a list of its own (look-ups) */
+    struct eng_item *items;     /* inline_items, or an allocated array for a long answer */
+    int cap;                    /* elements items holds */
+    struct eng_item inline_items[ENG_LIST_INLINE];
     /* Bookkeeping to give unread bytes back (eng_give_back). */
     uint64_t sock_num;          /* the socket the data came from; 0 for none */
     uint64_t read_seq;          /* which of its reads: given-back data returns in this order */
@@ -146,6 +153,20 @@ struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int famil
 #define ENG_PENDING 1
 int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request *req,
              eng_done_fn done, void *ctx, struct eng_list **now, struct eng_op **op);
+
+/* Name look-ups (SPEC §13): req->cmd is ENG_CMD_GETADDRINFO (req->host a name or a
+ * literal) or ENG_CMD_GETNAMEINFO (req->host a numeric address), req->port the port the
+ * rows carry. The answer has rows of 5 (row_len): ["PF_INET","SOCK_0","IPPROTO_0",
+ * address or name, port], only of addresses the destination policy allows; otherwise
+ * HOSTNOTFOUND, DENIED, or INVAL for a name that is no DNS name or looks numeric without
+ * being a plain address. Answers as eng_exec does: at once in *now, or ENG_PENDING with
+ * *op (cancel with eng_op_cancel) and later through done; it never blocks. */
+int eng_lookup(struct eng *e, const struct eng_request *req, eng_done_fn done, void *ctx,
+               struct eng_list **now, struct eng_op **op);
+
+/* True for "localhost" and names under it (RFC 6761), with or without the final dot:
+ * this machine's loopback, looked up in no hosts file and no DNS. */
+bool eng_name_is_localhost(const char *host);
 
 /* Withdraws a pending operation: done is not called. A recv reads no byte for it, a send
  * stops where it was (the unsent part is dropped), an accept closes a connection it took

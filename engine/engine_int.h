@@ -250,6 +250,17 @@ int engi_resolve(struct eng_op *op, engi_resolved_fn fn);
 /* Reverse lookup of a peer into op->accepted->peer_name (the numeric address when the
  * name is not known). Returns 1 when done at once, 0 when fn will be called later. */
 int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn);
+/* getaddrinfo of op->dest->host for a look-up (lookup.c): 1 when answered at once (the
+ * rows in op->sync_result), a negative code, or 0 when fn will be called later. */
+int engi_lookup_addrinfo(struct eng_op *op, engi_resolved_fn fn);
+
+/* Look-ups (lookup.c): the rows of a getaddrinfo answer from c-ares's result, each
+ * checked by policy (0, ENG_EDENIED, ENG_EHOSTNOTFOUND or -errno); the row of a
+ * getnameinfo answer, with the name found or NULL for the numeric address. */
+struct ares_addrinfo;
+int engi_lookup_take(struct eng_op *op, const struct ares_addrinfo *res);
+int engi_lookup_named(struct eng_op *op, const char *name);
+
 /* Detaches op from its lookup: fn will not be called. Accepts an op with none. */
 void engi_resolve_detach(struct eng_op *op);
 

@@ -206,6 +206,13 @@ void eng_op_cancel(struct eng *e, struct eng_op *op)
 {
     (void)e; /* the op knows its engine; the argument keeps the API's shape */
     struct eng_socket *s = op->sock;
+    if (!s) {
+        /* A look-up (lookup.c): its rows so far go with it. */
+        eng_list_free(op->sync_result);
+        op->sync_result = NULL;
+        engi_op_free(op);
+        return;
+    }
     if (op->phase == ENGI_PH_CONNECTING)
         engi_connect_abort(op);
     else if (op->phase == ENGI_PH_HANDSHAKE)

@@ -202,7 +202,8 @@ static void addrinfo_done(void *arg, int status, int timeouts, struct ares_addri
     struct engi_resolve *q = arg;
     int code = ENG_EHOSTNOTFOUND;
     if (q->op && status == ARES_SUCCESS)
-        code = take_addresses(q->op, res);
+        code = q->op->cmd == ENG_CMD_GETADDRINFO ? engi_lookup_take(q->op, res)
+                                                 : take_addresses(q->op, res);
     if (res)
         ares_freeaddrinfo(res);
     if (q->starting) {
@@ -217,16 +218,6 @@ static void addrinfo_done(void *arg, int status, int timeouts, struct ares_addri
         op->resolve = NULL;
         fn(op, code < 0 ? code : 0);
     }
-}
-
-/* "localhost" and names under it are loopback (RFC 6761): no hosts file, no DNS. */
-static bool is_localhost_name(const char *host)
-{
-    size_t n = strlen(host);
-    if (n > 0 && host[n - 1] == '.')
-        n--;
-    return (n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-           (n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0);
 }
 
 /* An IPv6 socket tries ::1 first, then 127.0.0.1 (v4-mapped), so a server listening on
@@ -266,7 +257,7 @@ int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
     }
     if (d->host[0] == '\0')
         return ENG_EHOSTNOTFOUND;
-    if (is_localhost_name(d->host))
+    if (eng_name_is_localhost(d->host))
         return take_localhost(op);
     struct engi_resolve *q = calloc(1, sizeof(*q));
     if (!q)
@@ -294,7 +285,9 @@ static void nameinfo_done(void *arg, int status, int timeouts, char *node, char 
     (void)service;
     struct engi_resolve *q = arg;
     struct eng_op *op = q->op;
-    if (op && status == ARES_SUCCESS && node)
+    if (op && op->cmd == ENG_CMD_GETNAMEINFO)
+        engi_lookup_named(op, status == ARES_SUCCESS ? node : NULL);
+    else if (op && status == ARES_SUCCESS && node)
         snprintf(op->accepted->peer_name, sizeof(op->accepted->peer_name), "%s", node);
     if (q->starting) {
         q->finished = true;
@@ -310,20 +303,29 @@ static void nameinfo_done(void *arg, int status, int timeouts, char *node, char 
 
 int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn)
 {
-    char port[8];
-    char *name = op->accepted->peer_name;
-    size_t size = sizeof(op->accepted->peer_name);
-    /* The numeric form stays when the lookup finds nothing. */
-    if (engi_addr_format(sa, name, size, port, sizeof(port)) < 0)
-        name[0] = '\0';
-    if (engi_addr_is_loopback(sa)) {
-        /* This machine's own name needs no lookup, and sends no query. */
-        snprintf(name, size, "localhost");
+    bool lookup = op->cmd == ENG_CMD_GETNAMEINFO;
+    if (!lookup) {
+        char port[8];
+        char *name = op->accepted->peer_name;
+        size_t size = sizeof(op->accepted->peer_name);
+        /* The numeric form stays when the lookup finds nothing. */
+        if (engi_addr_format(sa, name, size, port, sizeof(port)) < 0)
+            name[0] = '\0';
+        if (engi_addr_is_loopback(sa)) {
+            /* This machine's own name needs no lookup, and sends no query. */
+            snprintf(name, size, "localhost");
+            return 1;
+        }
+    } else if (engi_addr_is_loopback(sa)) {
+        engi_lookup_named(op, "localhost");
         return 1;
     }
     struct engi_resolve *q = calloc(1, sizeof(*q));
-    if (!q)
+    if (!q) {
+        if (lookup)
+            engi_lookup_named(op, NULL);
         return 1;
+    }
     q->r = op->e->resolver;
     q->op = op;
     q->fn = fn;
@@ -335,6 +337,28 @@ int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolve
     if (q->finished) {
         free(q);
         return 1;
+    }
+    op->resolve = q;
+    return 0;
+}
+
+int engi_lookup_addrinfo(struct eng_op *op, engi_resolved_fn fn)
+{
+    struct engi_resolve *q = calloc(1, sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    q->r = op->e->resolver;
+    q->op = op;
+    q->fn = fn;
+    q->starting = true;
+    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    ares_getaddrinfo(q->r->channel, op->dest->host, NULL, &hints, addrinfo_done, q);
+    q->starting = false;
+    rearm_timer(q->r);
+    if (q->finished) {
+        int code = q->code;
+        free(q);
+        return code < 0 ? code : 1;
     }
     op->resolve = q;
     return 0;

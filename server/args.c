@@ -411,6 +411,9 @@ static int convert_socket(struct val *slots, const struct args_limits *lim, stru
     const struct val *t = &slots[A_TYPE], *f = &slots[A_FAMILY];
     out->sock_type = SOCK_STREAM;
     out->sock_family = AF_INET;
+    /* A bare ?type in the query is no type either. */
+    if ((t->kind != V_NONE && t->kind != V_STR) || (f->kind != V_NONE && f->kind != V_STR))
+        return fail(out, 400, ENG_EINVAL, "%s", cmd_info(ENG_CMD_SOCKET)->object_form);
     if (t->kind == V_STR && strcasecmp(t->str, "DGRAM") == 0)
         out->sock_type = SOCK_DGRAM;
     else if (t->kind == V_STR && strcasecmp(t->str, "STREAM") != 0)
@@ -422,7 +425,34 @@ static int convert_socket(struct val *slots, const struct args_limits *lim, stru
     return 0;
 }
 
+/* GET /getaddrinfo?name=N&port=P and /getnameinfo?address=A&port=P (SPEC §13); the
+ * port may be left out (0). */
+static int convert_lookup(const char *what, struct val *slots, struct args_result *out)
+{
+    int slot = what[0] == 'n' ? A_NAME : A_ADDRESS;
+    if (take_host(&slots[slot], what, out) < 0)
+        return -1;
+    if (slots[A_PORT].kind != V_NONE)
+        return take_port(&slots[A_PORT], out);
+    return 0;
+}
+
+static int convert_getaddrinfo(struct val *slots, const struct args_limits *lim,
+                               struct args_result *out)
+{
+    (void)lim;
+    return convert_lookup("name", slots, out);
+}
+
+static int convert_getnameinfo(struct val *slots, const struct args_limits *lim,
+                               struct args_result *out)
+{
+    (void)lim;
+    return convert_lookup("address", slots, out);
+}
+
 static const converter converters[ENG_CMD_COUNT] = {
+    [ENG_CMD_GETADDRINFO] = convert_getaddrinfo, [ENG_CMD_GETNAMEINFO] = convert_getnameinfo,
     [ENG_CMD_BIND] = convert_bind,       [ENG_CMD_LISTEN] = convert_listen,
     [ENG_CMD_CONNECT] = convert_connect, [ENG_CMD_SEND] = convert_send,
     [ENG_CMD_SENDTO] = convert_sendto,   [ENG_CMD_RECV] = convert_recv,

@@ -36,13 +36,15 @@ static const struct srv_command commands[ENG_CMD_COUNT] = {
     [ENG_CMD_SOCKET] = {.positional = POS(A_TYPE, A_FAMILY, A_NONE), .strings_only = true,
                         .object_form = "socket takes \"type\" and \"family\" strings",
                         .list_form = "socket takes [\"STREAM\"|\"DGRAM\", \"IPV4\"|\"IPV6\"]"},
+    [ENG_CMD_GETADDRINFO] = {.get = true, .positional = POS(A_NAME, A_PORT, A_NONE)},
+    [ENG_CMD_GETNAMEINFO] = {.get = true, .positional = POS(A_ADDRESS, A_PORT, A_NONE)},
 };
 
 static const char *const slot_names[A_COUNT] = {
     "",
     "localhost", "port", "backlog", "callback", "timeout", "socketname", "stream",
     "address", "dgram", "n", "encoding", "repeat", "FIONBIO", "FIONREAD", "type", "family",
-    "tls", "servername", "verify", "ca", "cert", "key",
+    "tls", "servername", "verify", "ca", "cert", "key", "name",
 };
 
 const struct srv_command *cmd_info(enum eng_cmd cmd)

@@ -17,7 +17,7 @@ enum arg_slot {
     A_NONE,                          /* no argument: ends a list, fills the unused places */
     A_LOCALHOST, A_PORT, A_BACKLOG, A_CALLBACK, A_TIMEOUT, A_SOCKETNAME, A_STREAM,
     A_ADDRESS, A_DGRAM, A_N, A_ENCODING, A_REPEAT, A_FIONBIO, A_FIONREAD, A_TYPE, A_FAMILY,
-    A_TLS, A_SERVERNAME, A_VERIFY, A_CA, A_CERT, A_KEY,
+    A_TLS, A_SERVERNAME, A_VERIFY, A_CA, A_CERT, A_KEY, A_NAME,
     A_COUNT
 };
 

@@ -121,6 +121,34 @@ static enum MHD_Result run_command(struct srv_req *r, int owner, const char *id,
     return srv_reply_list(r, now);
 }
 
+/* GET /getaddrinfo and /getnameinfo (SPEC §13): the engine answers at once (a literal,
+ * localhost, bad input) or after c-ares has, the request suspended meanwhile. */
+static enum MHD_Result run_lookup(struct srv_req *r, enum eng_cmd cmd, const struct query *q)
+{
+    struct srv *s = r->srv;
+    struct args_result a;
+    struct args_limits lim = {.max_recv = s->cfg->max_recv};
+    const char *name = eng_cmd_name(cmd);
+    if (args_parse(cmd, r->body, r->body_len, q->kv, q->n, &lim, &a) < 0) {
+        metrics_count_command(s->metrics, cmd, a.code);
+        enum MHD_Result ret = srv_reply_error(r, (unsigned)a.status, name, a.code, a.err);
+        args_result_free(&a);
+        return ret;
+    }
+    struct eng_list *now = NULL;
+    struct eng_op *op = NULL;
+    int rc = eng_lookup(s->eng, &a.req, srv_answer_later, r, &now, &op);
+    args_result_free(&a);
+    if (rc < 0)
+        return srv_reply_error(r, 500, name, rc, NULL);
+    if (rc == ENG_PENDING) {
+        r->op = op;
+        srv_suspend(r);
+        return MHD_YES;
+    }
+    return srv_reply_list(r, now);
+}
+
 /* Splits "/sockets/s1/recv" into at most 4 segments; returns their number or -1. */
 static int split_path(const char *url, char segs[4][72])
 {
@@ -157,7 +185,8 @@ static const char *endpoint_name(char segs[4][72], int nseg, const char *method)
 {
     if (nseg < 1)
         return "request";
-    if (nseg == 1 && (strcmp(segs[0], "events") == 0 || strcmp(segs[0], "metrics") == 0))
+    if (nseg == 1 && (strcmp(segs[0], "events") == 0 || strcmp(segs[0], "metrics") == 0 ||
+                      strcmp(segs[0], "getaddrinfo") == 0 || strcmp(segs[0], "getnameinfo") == 0))
         return segs[0];
     if (strcmp(segs[0], "sockets") != 0)
         return "request";
@@ -220,8 +249,11 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
     /* websockify's clients bring their own credential (the token file's) or the usual. */
     if (websockify_path(s->cfg, url))
         return websockify_handle(r);
+    enum eng_cmd lookup;
+    bool is_lookup = nseg == 1 && eng_cmd_from_name(segs[0], &lookup) == 0 &&
+                     (lookup == ENG_CMD_GETADDRINFO || lookup == ENG_CMD_GETNAMEINFO);
     bool api = nseg >= 1 && (strcmp(segs[0], "sockets") == 0 || strcmp(segs[0], "events") == 0 ||
-                             (nseg == 1 && strcmp(segs[0], "metrics") == 0));
+                             (nseg == 1 && strcmp(segs[0], "metrics") == 0) || is_lookup);
     if (!api) {
         if (get && nseg >= 0 && nseg <= 1)
             return static_serve(r, url);
@@ -245,6 +277,11 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
                                                        "Bearer realm=\"sockgate\"", NULL});
     }
 
+    if (is_lookup) {
+        if (!get)
+            return method_not_allowed(r, eng_cmd_name(lookup), "GET");
+        return run_lookup(r, lookup, &q);
+    }
     /* Metrics need the credential too: they tell what the gateway is doing. */
     if (strcmp(segs[0], "metrics") == 0) {
         if (!get)
