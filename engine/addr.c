@@ -37,7 +37,7 @@ static size_t put_decimal(char *o, unsigned v)
     return n;
 }
 
-int engi_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
+int eng_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
                      size_t portlen)
 {
     /* getsockname and getpeername answer through here on every call: IPv4 and the port
@@ -107,7 +107,7 @@ int engi_addr_literal(const char *host, int family, uint16_t port, struct sockad
     return 0;
 }
 
-bool engi_addr_is_loopback(const struct sockaddr *sa)
+bool eng_addr_is_loopback(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
@@ -129,4 +129,12 @@ bool eng_name_is_localhost(const char *host)
         n--; /* the absolute form, "localhost." */
     return (n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
            (n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0);
+}
+
+bool eng_host_is_loopback(const char *host)
+{
+    struct sockaddr_storage ss;
+    if (engi_addr_literal(host, AF_INET6, 0, &ss) == 0 || engi_addr_literal(host, AF_INET, 0, &ss) == 0)
+        return eng_addr_is_loopback((const struct sockaddr *)&ss);
+    return eng_name_is_localhost(host);
 }

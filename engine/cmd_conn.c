@@ -34,7 +34,7 @@ struct eng_list *engi_cmd_bind(struct eng_socket *s, const struct eng_request *r
                                  "bind to another machine", host);
     }
     if (!s->e->cfg.allow_bind_any) {
-        if (!engi_addr_is_loopback((struct sockaddr *)&ss))
+        if (!eng_addr_is_loopback((struct sockaddr *)&ss))
             return engi_list_err(ENG_CMD_BIND, ENG_EDENIED,
                                  "binding to %s needs --allow-bind; loopback is allowed",
                                  any ? "every address" : host);
@@ -96,7 +96,7 @@ struct eng_list *engi_cmd_name(struct eng_socket *s, enum eng_cmd cmd)
     if (rc < 0)
         return engi_list_err(cmd, -errno, NULL);
     char host[64], port[8];
-    if (engi_addr_format((struct sockaddr *)&ss, host, sizeof(host), port, sizeof(port)) < 0)
+    if (eng_addr_format((struct sockaddr *)&ss, host, sizeof(host), port, sizeof(port)) < 0)
         return engi_list_err(cmd, -EAFNOSUPPORT, NULL);
     struct eng_list *l = engi_list_new(cmd);
     if (l) {

@@ -15,7 +15,7 @@ static void list_add_from(struct eng_list *l, const struct sockaddr_storage *fro
 {
     char host[64] = "", port[8] = "";
     if (len > 0)
-        engi_addr_format((const struct sockaddr *)from, host, sizeof(host), port, sizeof(port));
+        eng_addr_format((const struct sockaddr *)from, host, sizeof(host), port, sizeof(port));
     engi_list_add_str(l, host);
     engi_list_add_str(l, port);
 }

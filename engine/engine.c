@@ -383,11 +383,11 @@ static void socket_fill_info(const struct eng_socket *s, struct eng_socket_info 
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     if (getsockname(s->fd, (struct sockaddr *)&ss, &len) == 0)
-        engi_addr_format((struct sockaddr *)&ss, info->local_address,
+        eng_addr_format((struct sockaddr *)&ss, info->local_address,
                          sizeof(info->local_address), info->local_port, sizeof(info->local_port));
     len = sizeof(ss);
     if (getpeername(s->fd, (struct sockaddr *)&ss, &len) == 0)
-        engi_addr_format((struct sockaddr *)&ss, info->peer_address, sizeof(info->peer_address),
+        eng_addr_format((struct sockaddr *)&ss, info->peer_address, sizeof(info->peer_address),
                          info->peer_port, sizeof(info->peer_port));
     info->bytes_in = s->bytes_in;
     info->bytes_out = s->bytes_out;

@@ -164,6 +164,17 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
 int eng_lookup(struct eng *e, const struct eng_request *req, eng_done_fn done, void *ctx,
                struct eng_list **now, struct eng_op **op);
 
+/* Writes sa's address ("127.0.0.1", "::1") and port as text: the one formatter of
+ * addresses, answers and the access log alike (IPv4 and ports by hand: it runs on every
+ * getsockname). host holds INET6_ADDRSTRLEN, port 6. Returns 0 or -errno. */
+int eng_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
+                    size_t portlen);
+/* True for 127.0.0.0/8, ::1 and v4-mapped 127.x: the one loopback test. */
+bool eng_addr_is_loopback(const struct sockaddr *sa);
+/* True when `host` names this machine's loopback: such an address literal, or localhost
+ * (eng_name_is_localhost). */
+bool eng_host_is_loopback(const char *host);
+
 /* True for "localhost" and names under it (RFC 6761), with or without the final dot:
  * this machine's loopback, looked up in no hosts file and no DNS. */
 bool eng_name_is_localhost(const char *host);

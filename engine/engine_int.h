@@ -153,11 +153,8 @@ struct eng_list *engi_list_err(enum eng_cmd cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Addresses (addr.c). */
-int engi_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
-                     size_t portlen);
 int engi_addr_literal(const char *host, int family, uint16_t port, struct sockaddr_storage *out);
 socklen_t engi_addr_len(const struct sockaddr_storage *ss);
-bool engi_addr_is_loopback(const struct sockaddr *sa);
 void engi_addr_set_port(struct sockaddr_storage *ss, uint16_t port);
 
 /* Socket table (engine.c). */

@@ -55,7 +55,7 @@ static bool host_name_ok(const char *name)
 static int add_row(struct eng_list *l, const struct sockaddr *sa, const char *name)
 {
     char host[INET6_ADDRSTRLEN], port[8];
-    if (engi_addr_format(sa, host, sizeof(host), port, sizeof(port)) < 0)
+    if (eng_addr_format(sa, host, sizeof(host), port, sizeof(port)) < 0)
         return -EINVAL;
     const char *family = sa->sa_family == AF_INET6 ? "PF_INET6" : "PF_INET";
     if (engi_list_add_str(l, family) < 0 || engi_list_add_str(l, "SOCK_0") < 0 ||

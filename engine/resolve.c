@@ -309,14 +309,14 @@ int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolve
         char *name = op->accepted->peer_name;
         size_t size = sizeof(op->accepted->peer_name);
         /* The numeric form stays when the lookup finds nothing. */
-        if (engi_addr_format(sa, name, size, port, sizeof(port)) < 0)
+        if (eng_addr_format(sa, name, size, port, sizeof(port)) < 0)
             name[0] = '\0';
-        if (engi_addr_is_loopback(sa)) {
+        if (eng_addr_is_loopback(sa)) {
             /* This machine's own name needs no lookup, and sends no query. */
             snprintf(name, size, "localhost");
             return 1;
         }
-    } else if (engi_addr_is_loopback(sa)) {
+    } else if (eng_addr_is_loopback(sa)) {
         engi_lookup_named(op, "localhost");
         return 1;
     }

@@ -52,6 +52,31 @@ enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t
     return srv_reply_headers(r, status, body, len, content_type, NULL);
 }
 
+enum MHD_Result srv_queue(struct srv_req *r, unsigned status, struct MHD_Response *resp,
+                          const struct srv_resp_opts *o, size_t bytes)
+{
+    if (!resp)
+        return MHD_NO;
+    if (o->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, o->content_type);
+    if (o->cache)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, o->cache);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; o->extra && o->extra[i] && o->extra[i + 1]; i += 2)
+        MHD_add_response_header(resp, o->extra[i], o->extra[i + 1]);
+    if (r->srv->cfg->cors[0] && !o->skip_cors)
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
+    /* Over a limit or shutting down: free the connection rather than keep it alive. */
+    if (status == 413 || status == 429 || status == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    r->status = (int)status;
+    r->bytes_out = bytes;
+    return ret;
+}
+
 enum MHD_Result srv_reply_headers(struct srv_req *r, unsigned status, char *body, size_t len,
                                   const char *content_type, const char *const *extra)
 {
@@ -61,23 +86,12 @@ enum MHD_Result srv_reply_headers(struct srv_req *r, unsigned status, char *body
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            content_type ? content_type : "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
-        MHD_add_response_header(resp, extra[i], extra[i + 1]);
-    if (r->srv->cfg->cors[0])
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
-    /* Over a limit or shutting down: free the connection rather than keep it alive. */
-    if (status == 413 || status == 429 || status == 503)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = (int)status;
-    r->bytes_out = len;
-    return ret;
+    const struct srv_resp_opts o = {
+        .content_type = content_type ? content_type : "application/json",
+        .cache = "no-store",
+        .extra = extra,
+    };
+    return srv_queue(r, status, resp, &o, len);
 }
 
 enum MHD_Result srv_reply_error(struct srv_req *r, unsigned status, const char *name, int code,

@@ -11,8 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Writes s as the inside of a JSON string; returns bytes written. `out` holds 6 * len. */
-static size_t json_escape(const char *s, size_t len, char *out)
+size_t render_json_escape(const char *s, size_t len, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     char *o = out;
@@ -57,7 +56,7 @@ char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len
         if (it->is_data)
             o += codec_encode(enc, (const uint8_t *)it->bytes, it->len, o);
         else
-            o += json_escape(it->bytes, it->len, o);
+            o += render_json_escape(it->bytes, it->len, o);
         *o++ = '"';
         if (in_row >= 0 && (in_row == l->row_len - 1 || i == l->nitems - 1))
             *o++ = ']';

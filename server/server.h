@@ -84,6 +84,19 @@ struct srv_req {
     enum MHD_Result (*resume_with)(struct srv_req *r);
 };
 
+/* How a response goes out. Every response is queued through srv_queue, which adds what
+ * all share (nosniff, the --cors origin, Connection: close past a limit) and records the
+ * status and size for the access log. */
+struct srv_resp_opts {
+    const char *content_type;        /* NULL: none */
+    const char *cache;               /* Cache-Control, or NULL: none */
+    const char *const *extra;        /* more headers: name, value pairs, NULL-terminated */
+    bool skip_cors;                  /* no --cors origin header: a preflight sets its own,
+                                      * the console's files are for their own origin */
+};
+/* Queues resp (consumed; NULL gives MHD_NO) with `status`; `bytes` is the body size. */
+enum MHD_Result srv_queue(struct srv_req *r, unsigned status, struct MHD_Response *resp,
+                          const struct srv_resp_opts *o, size_t bytes);
 /* Queues a JSON response. Takes ownership of body (malloc'd). Returns an MHD result. */
 enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t len,
                           const char *content_type);
