@@ -400,6 +400,5 @@ enum MHD_Result events_serve(struct srv_req *r, int owner)
     if (oe->listeners)
         oe->listeners->prev = l;
     oe->listeners = l;
-    r->stream = l;
     return srv_queue(r, 200, resp, &stream_opts, 0);
 }

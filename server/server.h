@@ -53,32 +53,37 @@ struct srv {
     bool resumed;                    /* a connection was resumed during MHD_run */
 };
 
+/* Where a request is, from the first call of the access handler to its completion. */
+enum srv_req_state {
+    REQ_RECEIVING,                   /* headers seen; the body, if any, arriving */
+    REQ_TOO_LARGE,                   /* the body passed --max-body: read and dropped, 413 */
+    REQ_WAITING,                     /* suspended until the engine answers (op) */
+    REQ_ANSWER_READY,                /* the engine answered while it waited: answer */
+    REQ_CLIENT_LEFT,                 /* the client hung up while it waited: 499 */
+    REQ_OUT_OF_MEMORY,               /* the engine could not build the answer: 500 */
+    REQ_ANSWERED,                    /* a response is queued (an event stream included) */
+};
+
 /* One HTTP request, from the first call of the access handler to its completion. */
 struct srv_req {
     struct srv *srv;                 /* the server */
     struct MHD_Connection *conn;     /* its connection */
+    enum srv_req_state state;        /* its progress */
     char *body;                      /* request body, NUL-terminated */
     size_t body_len;                 /* bytes in body */
     size_t body_cap;                 /* bytes allocated */
-    bool body_too_large;             /* the body passed --max-body */
-    bool answered;                   /* a response has been queued */
     struct eng_op *op;               /* the command it waits on, or NULL */
     struct eng_list *answer;         /* a late answer to send on resume */
     enum codec_encoding enc;         /* encoding of the answer's data */
     int ok_status;                   /* status of an ok answer: 200, 201 or 202 */
     struct eng_watch gone;           /* notices the client leaving while suspended */
-    bool suspended;                  /* waiting on the engine */
-    bool client_left;                /* hung up while suspended */
     struct eng_list *delivering;     /* an answer with data on its way: given back if lost */
     uint64_t start_ms;               /* for the access log */
     char method[12];                 /* for the access log */
     char version[12];                /* "HTTP/1.1", for the WebSocket handshake */
     char path[200];                  /* for the access log, without the query */
-    bool oom;                        /* the engine could not build the answer */
     int status;                      /* the status sent, for the access log */
     size_t bytes_out;                /* the body size sent, for the access log */
-    char *stream_name;               /* SSE: owned by events.c */
-    void *stream;                    /* SSE: the listener, owned by events.c */
     struct ws_pending *ws;           /* becoming a WebSocket: owned by ws_upgrade.c */
     /* Called instead of the usual answer when a suspended request resumes. */
     enum MHD_Result (*resume_with)(struct srv_req *r);
