@@ -166,8 +166,9 @@ int srv_http_start(struct srv *s);
 /* Drives the daemon on its own, without the loop, until no request is in flight or the
  * deadline (eng_now_ms) passes: how answers still go out when the loop cannot run. */
 void srv_http_drain(struct srv *s, uint64_t deadline_ms);
-/* Stops the daemon: libmicrohttpd closes every connection, suspended ones too, and
- * completes their requests (request_completed gives unsent data back). */
+/* Stops the daemon, closing every connection and completing its request
+ * (request_completed gives unsent data back). Call it with no connection suspended:
+ * libmicrohttpd aborts on one (srv_close answers them first). */
 void srv_http_stop(struct srv *s);
 /* Runs the daemon now: the HTTPS listener has just handed it a request. */
 void srv_http_run_now(struct srv *s);
