@@ -65,22 +65,23 @@ static int add_row(struct eng_list *l, const struct sockaddr *sa, const char *na
     return 0;
 }
 
-/* Adds sa as a row when policy allows it and no earlier row holds it. Returns 1 when
- * added, 0 when already there, ENG_EDENIED, or -errno. */
-static int add_address(struct eng_op *op, struct sockaddr_storage *ss)
+/* Adds sa as a row when policy allows it (else counts it in *denied) and no earlier row
+ * holds it. Returns 0 or -errno. */
+static int add_address(struct eng_op *op, struct sockaddr_storage *ss, int *denied)
 {
     struct eng_list *l = op->sync_result;
     engi_addr_set_port(ss, op->dest->port);
-    if (eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)ss) < 0)
-        return ENG_EDENIED;
+    if (eng_policy_check(op->e->cfg.policy, (const struct sockaddr *)ss) < 0) {
+        (*denied)++;
+        return 0;
+    }
     for (int i = 0; i < op->dest->naddrs; i++)
         if (memcmp(&op->dest->addrs[i], ss, sizeof(*ss)) == 0)
             return 0;
     if (op->dest->naddrs >= ENGI_MAX_ADDRS)
         return 0;
     op->dest->addrs[op->dest->naddrs++] = *ss;
-    int rc = add_row(l, (const struct sockaddr *)ss, NULL);
-    return rc < 0 ? rc : 1;
+    return add_row(l, (const struct sockaddr *)ss, NULL);
 }
 
 /* What no row could be answered with: DENIED when policy refused some, else not found. */
@@ -101,10 +102,8 @@ int engi_lookup_take(struct eng_op *op, const struct ares_addrinfo *res)
         memset(&ss, 0, sizeof(ss));
         memcpy(&ss, n->ai_addr, n->ai_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                         : sizeof(struct sockaddr_in));
-        int rc = add_address(op, &ss);
-        if (rc == ENG_EDENIED)
-            denied++;
-        else if (rc < 0)
+        int rc = add_address(op, &ss, &denied);
+        if (rc < 0)
             return rc;
     }
     return rows_or(op, denied);
@@ -127,10 +126,8 @@ static int take_local(struct eng_op *op)
         int family = strchr(text, ':') ? AF_INET6 : AF_INET;
         if (engi_addr_literal(text, family, 0, &ss) < 0)
             return ENG_EINVAL;
-        int rc = add_address(op, &ss);
-        if (rc == ENG_EDENIED)
-            denied++;
-        else if (rc < 0)
+        int rc = add_address(op, &ss, &denied);
+        if (rc < 0)
             return rc;
     }
     return rows_or(op, denied);

@@ -236,6 +236,46 @@ static int take_localhost(struct eng_op *op)
     return d->naddrs ? d->naddrs : ENG_EDENIED;
 }
 
+/* A query for op, before the c-ares call that starts it (which may answer at once). */
+static struct engi_resolve *query_new(struct eng_op *op, engi_resolved_fn fn)
+{
+    struct engi_resolve *q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->r = op->e->resolver;
+    q->op = op;
+    q->fn = fn;
+    q->starting = true;
+    return q;
+}
+
+/* After the c-ares call: 1 when it answered at once (q freed, *code what the callback
+ * made of it), 0 when the callback comes later (op->resolve holds q meanwhile). */
+static int query_started(struct engi_resolve *q, struct eng_op *op, int *code)
+{
+    q->starting = false;
+    rearm_timer(q->r);
+    if (q->finished) {
+        *code = q->code;
+        free(q);
+        return 1;
+    }
+    op->resolve = q;
+    return 0;
+}
+
+/* Asks c-ares for op->dest->host. Returns 1 when it answered at once (*code holds what
+ * addrinfo_done made of it), 0 when fn will be called later, or -ENOMEM. */
+static int start_addrinfo(struct eng_op *op, int socktype, engi_resolved_fn fn, int *code)
+{
+    struct engi_resolve *q = query_new(op, fn);
+    if (!q)
+        return -ENOMEM;
+    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = socktype};
+    ares_getaddrinfo(q->r->channel, op->dest->host, NULL, &hints, addrinfo_done, q);
+    return query_started(q, op, code);
+}
+
 int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
 {
     struct sockaddr_storage lit;
@@ -259,24 +299,9 @@ int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
         return ENG_EHOSTNOTFOUND;
     if (eng_name_is_localhost(d->host))
         return take_localhost(op);
-    struct engi_resolve *q = calloc(1, sizeof(*q));
-    if (!q)
-        return -ENOMEM;
-    q->r = op->e->resolver;
-    q->op = op;
-    q->fn = fn;
-    q->starting = true;
-    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = op->sock->type};
-    ares_getaddrinfo(q->r->channel, d->host, NULL, &hints, addrinfo_done, q);
-    q->starting = false;
-    rearm_timer(q->r);
-    if (q->finished) {
-        int code = q->code;
-        free(q);
-        return code;
-    }
-    op->resolve = q;
-    return 0;
+    int code;
+    int rc = start_addrinfo(op, op->sock->type, fn, &code);
+    return rc == 1 ? code : rc;
 }
 
 static void nameinfo_done(void *arg, int status, int timeouts, char *node, char *service)
@@ -320,48 +345,24 @@ int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolve
         engi_lookup_named(op, "localhost");
         return 1;
     }
-    struct engi_resolve *q = calloc(1, sizeof(*q));
+    struct engi_resolve *q = query_new(op, fn);
     if (!q) {
         if (lookup)
             engi_lookup_named(op, NULL);
         return 1;
     }
-    q->r = op->e->resolver;
-    q->op = op;
-    q->fn = fn;
-    q->starting = true;
     socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     ares_getnameinfo(q->r->channel, sa, len, ARES_NI_LOOKUPHOST, nameinfo_done, q);
-    q->starting = false;
-    rearm_timer(q->r);
-    if (q->finished) {
-        free(q);
-        return 1;
-    }
-    op->resolve = q;
-    return 0;
+    int code;
+    return query_started(q, op, &code);
 }
 
 int engi_lookup_addrinfo(struct eng_op *op, engi_resolved_fn fn)
 {
-    struct engi_resolve *q = calloc(1, sizeof(*q));
-    if (!q)
-        return -ENOMEM;
-    q->r = op->e->resolver;
-    q->op = op;
-    q->fn = fn;
-    q->starting = true;
-    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    ares_getaddrinfo(q->r->channel, op->dest->host, NULL, &hints, addrinfo_done, q);
-    q->starting = false;
-    rearm_timer(q->r);
-    if (q->finished) {
-        int code = q->code;
-        free(q);
-        return code < 0 ? code : 1;
-    }
-    op->resolve = q;
-    return 0;
+    /* One row per address: SOCK_STREAM keeps c-ares from listing each once per type. */
+    int code;
+    int rc = start_addrinfo(op, SOCK_STREAM, fn, &code);
+    return rc == 1 ? (code < 0 ? code : 1) : rc;
 }
 
 void engi_resolve_detach(struct eng_op *op)
