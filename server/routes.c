@@ -194,6 +194,8 @@ static const char *endpoint_name(char segs[ROUTES_MAX_SEGS][72], int nseg, const
         return strcmp(method, "POST") == 0 ? "socket" : "sockets";
     if (nseg == 2)
         return strcmp(method, "DELETE") == 0 ? "close" : "socket";
+    if (nseg == 3 && strcmp(segs[2], "ws") == 0)
+        return "ws";
     enum eng_cmd cmd;
     return nseg == 3 && routes_socket_command(segs[2], &cmd) == 0 ? eng_cmd_name(cmd) : "request";
 }
