@@ -12,7 +12,16 @@ SAN ?=
 CC ?= cc
 
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-	-Wmissing-prototypes -Wformat=2 -D_GNU_SOURCE -Iengine -Iserver -Iweb \
+	-Wmissing-prototypes -Wformat=2 -D_GNU_SOURCE
+# The layers, enforced by each folder's include path (see ARCHITECTURE.md): engine/ sees
+# only its own headers and no HTTP or JSON library; server/ sees engine/ and server/;
+# web/'s C (the JSL parser) sees only web/. Tests see everything.
+# scripts/check-layers.sh, run by make test, names a line that crosses them.
+INC_ENGINE := -Iengine $(shell pkg-config --cflags libcares gnutls 2>/dev/null)
+INC_SERVER := -Iserver -Iengine \
+	$(shell pkg-config --cflags libmicrohttpd libcjson libcares gnutls 2>/dev/null)
+INC_WEB := -Iweb
+INC_TEST := -Iengine -Iserver -Iweb \
 	$(shell pkg-config --cflags libmicrohttpd libcjson libcares gnutls 2>/dev/null)
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -48,31 +57,39 @@ all: $(BUILD)/sockgate web
 # Set V=1 to see whole command lines.
 Q := $(if $(V),,@)
 
+$(BUILD)/obj/engine/%.o: LAYER_INC := $(INC_ENGINE)
+$(BUILD)/obj/server/%.o: LAYER_INC := $(INC_SERVER)
+$(BUILD)/obj/web/%.o: LAYER_INC := $(INC_WEB)
+$(BUILD)/obj/tests/%.o: LAYER_INC := $(INC_TEST)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(LAYER_INC) -MMD -MP -c $< -o $@
 
 # server/openapi.c builds the API's description into the binary (.incbin).
 $(BUILD)/obj/server/openapi.o: server/openapi.json
 
-$(BUILD)/libengine.a: $(ENGINE_OBJ) $(WEB_C_OBJ)
-	$(Q)$(AR) rcs $@ $^
+# libengine.a is the engine alone; the JSL parser is web's own library.
+$(BUILD)/libengine.a: $(ENGINE_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(BUILD)/libweb.a: $(WEB_C_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(BUILD)/libserver.a: $(SERVER_OBJ)
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/sockgate: $(BUILD)/obj/server/main.o $(BUILD)/libserver.a $(BUILD)/libengine.a
 	@$(if $(V),,echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $(filter %.o %.a,$^) $(LDLIBS_SERVER)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libserver.a $(BUILD)/libengine.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libserver.a $(BUILD)/libengine.a $(BUILD)/libweb.a
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  TEST    $@")
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/unit $(LDFLAGS_SAN) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_SERVER) $(LDLIBS_TEST)
+	$(Q)$(CC) $(CFLAGS) $(INC_TEST) -MMD -MP -Itests/unit $(LDFLAGS_SAN) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_SERVER) $(LDLIBS_TEST)
 $(BUILD)/tests/%: tests/integration/%.c $(INTEG_LIB_OBJ) $(BUILD)/libserver.a $(BUILD)/libengine.a
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  TEST    $@")
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/integration $(LDFLAGS_SAN) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_SERVER) $(LDLIBS_TEST)
+	$(Q)$(CC) $(CFLAGS) $(INC_TEST) -MMD -MP -Itests/integration $(LDFLAGS_SAN) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_SERVER) $(LDLIBS_TEST)
 
 deps:
 	@scripts/ensure-deps.sh build test wasm browser api
@@ -91,6 +108,8 @@ test:
 # The C tests (unit and integration) on the optimised build, then the console's node
 # and browser tests, then a replay of every fuzzing corpus and regression input.
 test-native: all $(UNIT_BIN) $(INTEG_BIN) $(SHIM_LIBS)
+	@scripts/check-layers.sh $(BUILD)
+	@scripts/check-layers.sh --self-test
 	@scripts/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
 	@tests/readme/walkthrough.sh $(BUILD)/sockgate
 	@tests/readme/walkthrough_tls.sh $(BUILD)/sockgate

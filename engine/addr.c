@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine_int.h"
 
@@ -36,7 +37,7 @@ static size_t put_decimal(char *o, unsigned v)
     return n;
 }
 
-int engi_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
+int eng_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
                      size_t portlen)
 {
     /* getsockname and getpeername answer through here on every call: IPv4 and the port
@@ -106,7 +107,7 @@ int engi_addr_literal(const char *host, int family, uint16_t port, struct sockad
     return 0;
 }
 
-bool engi_addr_is_loopback(const struct sockaddr *sa)
+bool eng_addr_is_loopback(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
@@ -119,4 +120,21 @@ bool engi_addr_is_loopback(const struct sockaddr *sa)
         return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
     }
     return false;
+}
+
+bool eng_name_is_localhost(const char *host)
+{
+    size_t n = strlen(host);
+    if (n > 0 && host[n - 1] == '.')
+        n--; /* the absolute form, "localhost." */
+    return (n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+           (n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0);
+}
+
+bool eng_host_is_loopback(const char *host)
+{
+    struct sockaddr_storage ss;
+    if (engi_addr_literal(host, AF_INET6, 0, &ss) == 0 || engi_addr_literal(host, AF_INET, 0, &ss) == 0)
+        return eng_addr_is_loopback((const struct sockaddr *)&ss);
+    return eng_name_is_localhost(host);
 }

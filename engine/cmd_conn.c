@@ -34,7 +34,7 @@ struct eng_list *engi_cmd_bind(struct eng_socket *s, const struct eng_request *r
                                  "bind to another machine", host);
     }
     if (!s->e->cfg.allow_bind_any) {
-        if (!engi_addr_is_loopback((struct sockaddr *)&ss))
+        if (!eng_addr_is_loopback((struct sockaddr *)&ss))
             return engi_list_err(ENG_CMD_BIND, ENG_EDENIED,
                                  "binding to %s needs --allow-bind; loopback is allowed",
                                  any ? "every address" : host);
@@ -96,7 +96,7 @@ struct eng_list *engi_cmd_name(struct eng_socket *s, enum eng_cmd cmd)
     if (rc < 0)
         return engi_list_err(cmd, -errno, NULL);
     char host[64], port[8];
-    if (engi_addr_format((struct sockaddr *)&ss, host, sizeof(host), port, sizeof(port)) < 0)
+    if (eng_addr_format((struct sockaddr *)&ss, host, sizeof(host), port, sizeof(port)) < 0)
         return engi_list_err(cmd, -EAFNOSUPPORT, NULL);
     struct eng_list *l = engi_list_new(cmd);
     if (l) {
@@ -141,7 +141,7 @@ static struct eng_list *accept_answer(struct eng_op *op, const char *peer, const
 struct eng_list *engi_accept_settle(struct eng_op *op)
 {
     engi_resolve_detach(op);
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     struct eng_socket *ns = engi_socket_by_num(op->e, op->accepted->num);
     struct eng_list *l = accept_answer(op, op->accepted->peer_name, ns ? ns->id : "");
     /* Handed over (or lost with the answer): no longer the operation's to close. */
@@ -185,8 +185,7 @@ int engi_try_accept(struct eng_op *op)
     }
     /* An accepted socket belongs to the listener's owner, so it counts against that
      * owner's quota: a listener must not be a way past it. */
-    if (e->cfg.max_sockets_per_owner &&
-        eng_socket_count(e, s->owner) >= e->cfg.max_sockets_per_owner) {
+    if (engi_owner_quota_reached(e, s->owner)) {
         close(fd);
         engi_op_finish(op, engi_list_err(op->cmd, ENG_ELIMIT,
                                          "this credential has %zu sockets open, the most "
@@ -225,7 +224,7 @@ int engi_try_accept(struct eng_op *op)
 static void connect_resolved(struct eng_op *op, int code)
 {
     struct eng_socket *s = op->sock;
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     if (code < 0) {
         engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, code,
                                          code == ENG_EDENIED ? "every address of that name is "
@@ -256,7 +255,7 @@ static void connect_reset(struct eng_socket *s)
 void engi_connect_abort(struct eng_op *op)
 {
     connect_reset(op->sock);
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     if (op->sock->state == ENGI_CONNECTING)
         op->sock->state = unconnected_state(op->sock);
 }
@@ -266,7 +265,7 @@ void engi_connect_abort(struct eng_op *op)
 static int connect_made(struct eng_op *op)
 {
     struct eng_socket *s = op->sock;
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     free(s->connected_name);
     s->connected_name = op->dest ? strdup(op->dest->host) : NULL;
     if (op->tls) {
@@ -311,7 +310,7 @@ int engi_try_connect(struct eng_op *op)
         return 0;
     if (op->phase == ENGI_PH_HANDSHAKE)
         return engi_try_handshake(op);
-    if (op->phase == ENGI_PH_READY && s->type == SOCK_STREAM && s->state == ENGI_CONNECTED) {
+    if (op->phase == ENGI_PH_READINESS && s->type == SOCK_STREAM && s->state == ENGI_CONNECTED) {
         /* After a non-blocking connect completed, Linux answers the next connect() with 0
          * whatever its address: a second connect would say "ok" and go nowhere. */
         engi_op_finish(op, engi_list_err(ENG_CMD_CONNECT, -EISCONN, NULL));
@@ -329,7 +328,7 @@ int engi_try_connect(struct eng_op *op)
                 return 0; /* still in progress: we were run for another reason */
             return connect_made(op);
         }
-        op->phase = ENGI_PH_READY;
+        op->phase = ENGI_PH_READINESS;
         connect_reset(s);
         op->dest->addr_index++;
         return connect_next(op, -err);

@@ -15,7 +15,7 @@ static void list_add_from(struct eng_list *l, const struct sockaddr_storage *fro
 {
     char host[64] = "", port[8] = "";
     if (len > 0)
-        engi_addr_format((const struct sockaddr *)from, host, sizeof(host), port, sizeof(port));
+        eng_addr_format((const struct sockaddr *)from, host, sizeof(host), port, sizeof(port));
     engi_list_add_str(l, host);
     engi_list_add_str(l, port);
 }
@@ -196,7 +196,7 @@ struct eng_list *engi_send_answer(struct eng_op *op, int code, const char *detai
 static void sendto_resolved(struct eng_op *op, int code)
 {
     struct eng_socket *s = op->sock;
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     if (code < 0)
         engi_op_finish(op, engi_send_answer(op, code, NULL));
     engi_kick(s);

@@ -20,7 +20,7 @@ static struct eng_list *tls_err(struct eng_op *op, int code, const char *why)
 static int handshake_over(struct eng_op *op, int rc)
 {
     struct eng_socket *s = op->sock;
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     op->handshake_deadline = false;
     if (s->state == ENGI_CONNECTING)
         s->state = ENGI_CONNECTED;
@@ -108,7 +108,7 @@ struct eng_list *engi_handshake_timed_out(struct eng_op *op)
         snprintf(why, sizeof(why), "handshake failure: the wait ran out before the handshake "
                  "finished");
     engi_tls_abandon(s, why);
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     if (s->state == ENGI_CONNECTING)
         s->state = ENGI_CONNECTED;
     return op->handshake_deadline ? tls_err(op, ENG_ETLS, why)
@@ -121,7 +121,7 @@ void engi_handshake_cancel(struct eng_op *op)
     struct eng_socket *s = op->sock;
     engi_tls_abandon(s, "handshake failure: the request that started the handshake went away "
                         "before it finished");
-    op->phase = ENGI_PH_READY;
+    op->phase = ENGI_PH_READINESS;
     if (s->state == ENGI_CONNECTING)
         s->state = ENGI_CONNECTED;
 }

@@ -26,6 +26,8 @@ static const char *const cmd_names[ENG_CMD_COUNT] = {
     [ENG_CMD_RECVFROM] = "recvfrom",   [ENG_CMD_GETPEERNAME] = "getpeername",
     [ENG_CMD_GETSOCKNAME] = "getsockname", [ENG_CMD_IOCTL] = "ioctl",
     [ENG_CMD_CLOSE] = "close",          [ENG_CMD_STARTTLS] = "starttls",
+    [ENG_CMD_SOCKET] = "socket",       [ENG_CMD_GETADDRINFO] = "getaddrinfo",
+    [ENG_CMD_GETNAMEINFO] = "getnameinfo",
 };
 
 const char *eng_cmd_name(enum eng_cmd cmd)
@@ -307,26 +309,29 @@ int engi_socket_room(const struct eng *e, char *why, size_t size)
     return 0;
 }
 
+bool engi_owner_quota_reached(const struct eng *e, int owner)
+{
+    /* 0 is no limit per credential. */
+    size_t max = e->cfg.max_sockets_per_owner;
+    return max > 0 && eng_socket_count(e, owner) >= max;
+}
+
 struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family)
 {
     char why[128];
-    if (engi_socket_room(e, why, sizeof(why)) < 0) {
-        struct eng_list *l = engi_list_named("socket");
-        if (l)
-            engi_list_set_err(l, ENG_ELIMIT, "%s", why);
-        return l;
-    }
+    if (engi_owner_quota_reached(e, owner))
+        return engi_list_err(ENG_CMD_SOCKET, ENG_ELIMIT,
+                             "this credential has %zu sockets open, the most allowed",
+                             e->cfg.max_sockets_per_owner);
+    if (engi_socket_room(e, why, sizeof(why)) < 0)
+        return engi_list_err(ENG_CMD_SOCKET, ENG_ELIMIT, "%s", why);
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int err = fd < 0 ? -errno : 0; /* before malloc, which may change errno */
     /* The process or the system is out of descriptors after all: a limit, not the
      * socket's outcome. */
-    if (err == -EMFILE || err == -ENFILE) {
-        struct eng_list *l = engi_list_named("socket");
-        if (l)
-            engi_list_set_err(l, ENG_ELIMIT, "too many open files");
-        return l;
-    }
-    struct eng_list *l = engi_list_named("socket");
+    if (err == -EMFILE || err == -ENFILE)
+        return engi_list_err(ENG_CMD_SOCKET, ENG_ELIMIT, "too many open files");
+    struct eng_list *l = engi_list_new(ENG_CMD_SOCKET);
     if (!l) {
         if (fd >= 0)
             close(fd);
@@ -378,11 +383,11 @@ static void socket_fill_info(const struct eng_socket *s, struct eng_socket_info 
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     if (getsockname(s->fd, (struct sockaddr *)&ss, &len) == 0)
-        engi_addr_format((struct sockaddr *)&ss, info->local_address,
+        eng_addr_format((struct sockaddr *)&ss, info->local_address,
                          sizeof(info->local_address), info->local_port, sizeof(info->local_port));
     len = sizeof(ss);
     if (getpeername(s->fd, (struct sockaddr *)&ss, &len) == 0)
-        engi_addr_format((struct sockaddr *)&ss, info->peer_address, sizeof(info->peer_address),
+        eng_addr_format((struct sockaddr *)&ss, info->peer_address, sizeof(info->peer_address),
                          info->peer_port, sizeof(info->peer_port));
     info->bytes_in = s->bytes_in;
     info->bytes_out = s->bytes_out;

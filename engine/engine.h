@@ -37,10 +37,13 @@ enum eng_cmd {
     ENG_CMD_IOCTL,
     ENG_CMD_CLOSE,
     ENG_CMD_STARTTLS,
+    ENG_CMD_SOCKET,             /* creating a socket (POST /sockets), not a command on one */
+    ENG_CMD_GETADDRINFO,        /* name look-ups (SPEC §13), not on a socket either */
+    ENG_CMD_GETNAMEINFO,
     ENG_CMD_COUNT
 };
 
-/* The lower-case name of a command ("acceptfast"). */
+/* The lower-case name of a command ("acceptfast"), element 1 of its answers. */
 const char *eng_cmd_name(enum eng_cmd cmd);
 /* True for the commands that may wait: accept, acceptfast, connect, send, sendto, recv,
  * recvfrom, starttls. */
@@ -86,14 +89,21 @@ struct eng_item {
     bool is_data;               /* raw socket bytes (encode) rather than text */
 };
 
-#define ENG_LIST_MAX 8
-#define ENG_MAX_OWNERS 64        /* credentials the engine counts sockets for */
+#define ENG_LIST_INLINE 8       /* elements held in the list itself; more are allocated */
+#define ENG_LIST_MAX 128        /* elements a list may hold at all */
+/* Credentials the engine counts sockets for: an owner is a number below this. */
+#define ENG_MAX_OWNERS 64
 
 /* A command's answer: ["recv", "ok" | "NAME: text.", extra...]. */
 struct eng_list {
+    enum eng_cmd cmd;           /* the command element 1 names, for whoever counts them */
     int err;                    /* 0 or the negative code of element 2 */
     int nitems;                 /* elements used */
-    struct eng_item items[ENG_LIST_MAX];
+    int row_len;                /* 0: flat; n > 0: the elements after the first two are rows
+                                 * of n, each rendered as a list of its own (look-ups) */
+    struct eng_item *items;     /* inline_items, or an allocated array for a long answer */
+    int cap;                    /* elements items holds */
+    struct eng_item inline_items[ENG_LIST_INLINE];
     /* Bookkeeping to give unread bytes back (eng_give_back). */
     uint64_t sock_num;          /* the socket the data came from; 0 for none */
     uint64_t read_seq;          /* which of its reads: given-back data returns in this order */
@@ -115,7 +125,7 @@ struct eng_config {
     double max_wait;            /* seconds a blocking command waits at most */
     size_t max_sockets;         /* open sockets in total */
     size_t max_fd_sockets;      /* sockets the open-file limit leaves room for; 0: no cap */
-    size_t max_sockets_per_owner; /* open sockets per owner, accepted ones included; 0: none */
+    size_t max_sockets_per_owner; /* open sockets per owner, created and accepted; 0: none */
     size_t max_waits;           /* operations in progress in total */
     bool allow_bind_any;        /* bind to non-loopback addresses and ports below 1024 */
     const struct eng_policy *policy; /* destination check for connect/sendto; NULL: all */
@@ -130,9 +140,11 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg);
 void eng_free(struct eng *e);
 
 
-/* Creates a socket for `owner` (an opaque credential number). type is SOCK_STREAM or
- * SOCK_DGRAM, family AF_INET or AF_INET6. Returns the answer list ["socket","ok",id] or
- * an error list; never NULL except on allocation failure. */
+/* Creates a socket for `owner` (a credential number below ENG_MAX_OWNERS). type is
+ * SOCK_STREAM or SOCK_DGRAM, family AF_INET or AF_INET6. Returns the answer list
+ * ["socket","ok",id] or an error list (LIMIT past max_sockets or the owner's quota, which
+ * is enforced here and for accepted sockets alike); never NULL except on allocation
+ * failure. */
 struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int family);
 
 /* Runs a command on socket `id` of `owner`. Returns 0 with *now set when the answer is
@@ -142,7 +154,34 @@ struct eng_list *eng_socket_create(struct eng *e, int owner, int type, int famil
 int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request *req,
              eng_done_fn done, void *ctx, struct eng_list **now, struct eng_op **op);
 
-/* Withdraws a pending operation: done will not be called and no byte is read for it. */
+/* Name look-ups (SPEC §13): req->cmd is ENG_CMD_GETADDRINFO (req->host a name or a
+ * literal) or ENG_CMD_GETNAMEINFO (req->host a numeric address), req->port the port the
+ * rows carry. The answer has rows of 5 (row_len): ["PF_INET","SOCK_0","IPPROTO_0",
+ * address or name, port], only of addresses the destination policy allows; otherwise
+ * HOSTNOTFOUND, DENIED, or INVAL for a name that is no DNS name or looks numeric without
+ * being a plain address. Answers as eng_exec does: at once in *now, or ENG_PENDING with
+ * *op (cancel with eng_op_cancel) and later through done; it never blocks. */
+int eng_lookup(struct eng *e, const struct eng_request *req, eng_done_fn done, void *ctx,
+               struct eng_list **now, struct eng_op **op);
+
+/* Writes sa's address ("127.0.0.1", "::1") and port as text: the one formatter of
+ * addresses, answers and the access log alike (IPv4 and ports by hand: it runs on every
+ * getsockname). host holds INET6_ADDRSTRLEN, port 6. Returns 0 or -errno. */
+int eng_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
+                    size_t portlen);
+/* True for 127.0.0.0/8, ::1 and v4-mapped 127.x: the one loopback test. */
+bool eng_addr_is_loopback(const struct sockaddr *sa);
+/* True when `host` names this machine's loopback: such an address literal, or localhost
+ * (eng_name_is_localhost). */
+bool eng_host_is_loopback(const char *host);
+
+/* True for "localhost" and names under it (RFC 6761), with or without the final dot:
+ * this machine's loopback, looked up in no hosts file and no DNS. */
+bool eng_name_is_localhost(const char *host);
+
+/* Withdraws a pending operation: done is not called. A recv reads no byte for it, a send
+ * stops where it was (the unsent part is dropped), an accept closes a connection it took
+ * but had not answered yet. The next operation in line runs on the next turn. */
 void eng_op_cancel(struct eng *e, struct eng_op *op);
 
 /* Puts the data of an answer that could not be delivered back in front of its socket's

@@ -73,7 +73,7 @@ struct eng_socket {
 };
 
 enum engi_phase {
-    ENGI_PH_READY,                   /* waiting on the socket's readiness */
+    ENGI_PH_READINESS,                   /* waiting on the socket's readiness */
     ENGI_PH_RESOLVING,               /* waiting on a name lookup */
     ENGI_PH_CONNECTING,              /* connect() in progress */
     ENGI_PH_HANDSHAKE,               /* connect with tls, starttls: TLS handshake */
@@ -143,7 +143,6 @@ struct eng {
 
 /* Lists (list.c). */
 struct eng_list *engi_list_new(enum eng_cmd cmd);
-struct eng_list *engi_list_named(const char *name);
 int engi_list_add(struct eng_list *l, const char *s, size_t len, bool is_data);
 int engi_list_add_str(struct eng_list *l, const char *s);
 /* Takes ownership of `bytes` (malloc'd, at least len + 1 long). */
@@ -154,14 +153,14 @@ struct eng_list *engi_list_err(enum eng_cmd cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Addresses (addr.c). */
-int engi_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
-                     size_t portlen);
 int engi_addr_literal(const char *host, int family, uint16_t port, struct sockaddr_storage *out);
 socklen_t engi_addr_len(const struct sockaddr_storage *ss);
-bool engi_addr_is_loopback(const struct sockaddr *sa);
 void engi_addr_set_port(struct sockaddr_storage *ss, uint16_t port);
 
 /* Socket table (engine.c). */
+/* True when `owner` holds max_sockets_per_owner sockets: the one quota check, for created
+ * and accepted sockets alike. */
+bool engi_owner_quota_reached(const struct eng *e, int owner);
 struct eng_socket *engi_socket_find(struct eng *e, int owner, const char *id);
 struct eng_socket *engi_socket_by_num(struct eng *e, uint64_t num);
 struct eng_socket *engi_socket_add(struct eng *e, int owner, int fd, int type, int family);
@@ -248,6 +247,17 @@ int engi_resolve(struct eng_op *op, engi_resolved_fn fn);
 /* Reverse lookup of a peer into op->accepted->peer_name (the numeric address when the
  * name is not known). Returns 1 when done at once, 0 when fn will be called later. */
 int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn);
+/* getaddrinfo of op->dest->host for a look-up (lookup.c): 1 when answered at once (the
+ * rows in op->sync_result), a negative code, or 0 when fn will be called later. */
+int engi_lookup_addrinfo(struct eng_op *op, engi_resolved_fn fn);
+
+/* Look-ups (lookup.c): the rows of a getaddrinfo answer from c-ares's result, each
+ * checked by policy (0, ENG_EDENIED, ENG_EHOSTNOTFOUND or -errno); the row of a
+ * getnameinfo answer, with the name found or NULL for the numeric address. */
+struct ares_addrinfo;
+int engi_lookup_take(struct eng_op *op, const struct ares_addrinfo *res);
+int engi_lookup_named(struct eng_op *op, const char *name);
+
 /* Detaches op from its lookup: fn will not be called. Accepts an op with none. */
 void engi_resolve_detach(struct eng_op *op);
 

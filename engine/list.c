@@ -16,14 +16,36 @@ void eng_list_free(struct eng_list *l)
         return;
     for (int i = 0; i < l->nitems; i++)
         free(l->items[i].bytes);
+    if (l->items != l->inline_items)
+        free(l->items);
     free(l);
+}
+
+/* Makes room for one more element: the inline ones first, then a doubling array. */
+static int list_reserve(struct eng_list *l)
+{
+    if (l->nitems < l->cap)
+        return 0;
+    if (l->cap >= ENG_LIST_MAX)
+        return -ENOSPC;
+    int cap = l->cap * 2 > ENG_LIST_MAX ? ENG_LIST_MAX : l->cap * 2;
+    struct eng_item *items = malloc((size_t)cap * sizeof(*items));
+    if (!items)
+        return -ENOMEM;
+    memcpy(items, l->items, (size_t)l->nitems * sizeof(*items));
+    if (l->items != l->inline_items)
+        free(l->items);
+    l->items = items;
+    l->cap = cap;
+    return 0;
 }
 
 int engi_list_add_owned(struct eng_list *l, char *bytes, size_t len, bool is_data)
 {
-    if (l->nitems >= ENG_LIST_MAX) {
+    int rc = list_reserve(l);
+    if (rc < 0) {
         free(bytes);
-        return -ENOSPC;
+        return rc;
     }
     bytes[len] = '\0';
     l->items[l->nitems++] = (struct eng_item){.bytes = bytes, .len = len, .is_data = is_data};
@@ -44,21 +66,19 @@ int engi_list_add_str(struct eng_list *l, const char *s)
     return engi_list_add(l, s, strlen(s), false);
 }
 
-struct eng_list *engi_list_named(const char *name)
+struct eng_list *engi_list_new(enum eng_cmd cmd)
 {
     struct eng_list *l = calloc(1, sizeof(*l));
     if (!l)
         return NULL;
-    if (engi_list_add_str(l, name) < 0 || engi_list_add_str(l, "ok") < 0) {
+    l->cmd = cmd;
+    l->items = l->inline_items;
+    l->cap = ENG_LIST_INLINE;
+    if (engi_list_add_str(l, eng_cmd_name(cmd)) < 0 || engi_list_add_str(l, "ok") < 0) {
         eng_list_free(l);
         return NULL;
     }
     return l;
-}
-
-struct eng_list *engi_list_new(enum eng_cmd cmd)
-{
-    return engi_list_named(eng_cmd_name(cmd));
 }
 
 static void list_set_err_v(struct eng_list *l, int code, const char *fmt, va_list ap)

@@ -204,8 +204,15 @@ void engi_op_finish(struct eng_op *op, struct eng_list *list)
 
 void eng_op_cancel(struct eng *e, struct eng_op *op)
 {
-    (void)e;
+    (void)e; /* the op knows its engine; the argument keeps the API's shape */
     struct eng_socket *s = op->sock;
+    if (!s) {
+        /* A look-up (lookup.c): its rows so far go with it. */
+        eng_list_free(op->sync_result);
+        op->sync_result = NULL;
+        engi_op_free(op);
+        return;
+    }
     if (op->phase == ENGI_PH_CONNECTING)
         engi_connect_abort(op);
     else if (op->phase == ENGI_PH_HANDSHAKE)
@@ -297,10 +304,10 @@ void engi_socket_update_watch(struct eng_socket *s)
     }
     uint32_t ev = engi_tx_events(s); /* a handshake's direction, a TLS record to send */
     struct eng_op *r = s->readq.head, *w = s->writeq.head;
-    bool reads = r && r->phase == ENGI_PH_READY && !engi_tls_handshaking(s);
+    bool reads = r && r->phase == ENGI_PH_READINESS && !engi_tls_handshaking(s);
     if (reads)
         ev |= EPOLLIN;
-    if (w && (w->phase == ENGI_PH_READY || w->phase == ENGI_PH_CONNECTING))
+    if (w && (w->phase == ENGI_PH_READINESS || w->phase == ENGI_PH_CONNECTING))
         ev |= EPOLLOUT;
     eng_watch_set(s->e->loop, &s->watch, ev);
     /* Plaintext GnuTLS holds already never makes the fd readable: look on the next turn. */

@@ -202,7 +202,8 @@ static void addrinfo_done(void *arg, int status, int timeouts, struct ares_addri
     struct engi_resolve *q = arg;
     int code = ENG_EHOSTNOTFOUND;
     if (q->op && status == ARES_SUCCESS)
-        code = take_addresses(q->op, res);
+        code = q->op->cmd == ENG_CMD_GETADDRINFO ? engi_lookup_take(q->op, res)
+                                                 : take_addresses(q->op, res);
     if (res)
         ares_freeaddrinfo(res);
     if (q->starting) {
@@ -219,16 +220,6 @@ static void addrinfo_done(void *arg, int status, int timeouts, struct ares_addri
     }
 }
 
-/* "localhost" and names under it are loopback (RFC 6761): no hosts file, no DNS. */
-static bool is_localhost_name(const char *host)
-{
-    size_t n = strlen(host);
-    if (n > 0 && host[n - 1] == '.')
-        n--;
-    return (n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-           (n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0);
-}
-
 /* An IPv6 socket tries ::1 first, then 127.0.0.1 (v4-mapped), so a server listening on
  * either answers; an IPv4 socket takes 127.0.0.1. */
 static int take_localhost(struct eng_op *op)
@@ -243,6 +234,46 @@ static int take_localhost(struct eng_op *op)
             d->addrs[d->naddrs++] = ss;
     }
     return d->naddrs ? d->naddrs : ENG_EDENIED;
+}
+
+/* A query for op, before the c-ares call that starts it (which may answer at once). */
+static struct engi_resolve *query_new(struct eng_op *op, engi_resolved_fn fn)
+{
+    struct engi_resolve *q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->r = op->e->resolver;
+    q->op = op;
+    q->fn = fn;
+    q->starting = true;
+    return q;
+}
+
+/* After the c-ares call: 1 when it answered at once (q freed, *code what the callback
+ * made of it), 0 when the callback comes later (op->resolve holds q meanwhile). */
+static int query_started(struct engi_resolve *q, struct eng_op *op, int *code)
+{
+    q->starting = false;
+    rearm_timer(q->r);
+    if (q->finished) {
+        *code = q->code;
+        free(q);
+        return 1;
+    }
+    op->resolve = q;
+    return 0;
+}
+
+/* Asks c-ares for op->dest->host. Returns 1 when it answered at once (*code holds what
+ * addrinfo_done made of it), 0 when fn will be called later, or -ENOMEM. */
+static int start_addrinfo(struct eng_op *op, int socktype, engi_resolved_fn fn, int *code)
+{
+    struct engi_resolve *q = query_new(op, fn);
+    if (!q)
+        return -ENOMEM;
+    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = socktype};
+    ares_getaddrinfo(q->r->channel, op->dest->host, NULL, &hints, addrinfo_done, q);
+    return query_started(q, op, code);
 }
 
 int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
@@ -266,26 +297,11 @@ int engi_resolve(struct eng_op *op, engi_resolved_fn fn)
     }
     if (d->host[0] == '\0')
         return ENG_EHOSTNOTFOUND;
-    if (is_localhost_name(d->host))
+    if (eng_name_is_localhost(d->host))
         return take_localhost(op);
-    struct engi_resolve *q = calloc(1, sizeof(*q));
-    if (!q)
-        return -ENOMEM;
-    q->r = op->e->resolver;
-    q->op = op;
-    q->fn = fn;
-    q->starting = true;
-    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = op->sock->type};
-    ares_getaddrinfo(q->r->channel, d->host, NULL, &hints, addrinfo_done, q);
-    q->starting = false;
-    rearm_timer(q->r);
-    if (q->finished) {
-        int code = q->code;
-        free(q);
-        return code;
-    }
-    op->resolve = q;
-    return 0;
+    int code;
+    int rc = start_addrinfo(op, op->sock->type, fn, &code);
+    return rc == 1 ? code : rc;
 }
 
 static void nameinfo_done(void *arg, int status, int timeouts, char *node, char *service)
@@ -294,7 +310,9 @@ static void nameinfo_done(void *arg, int status, int timeouts, char *node, char 
     (void)service;
     struct engi_resolve *q = arg;
     struct eng_op *op = q->op;
-    if (op && status == ARES_SUCCESS && node)
+    if (op && op->cmd == ENG_CMD_GETNAMEINFO)
+        engi_lookup_named(op, status == ARES_SUCCESS ? node : NULL);
+    else if (op && status == ARES_SUCCESS && node)
         snprintf(op->accepted->peer_name, sizeof(op->accepted->peer_name), "%s", node);
     if (q->starting) {
         q->finished = true;
@@ -310,34 +328,41 @@ static void nameinfo_done(void *arg, int status, int timeouts, char *node, char 
 
 int engi_resolve_name(struct eng_op *op, const struct sockaddr *sa, engi_resolved_fn fn)
 {
-    char port[8];
-    char *name = op->accepted->peer_name;
-    size_t size = sizeof(op->accepted->peer_name);
-    /* The numeric form stays when the lookup finds nothing. */
-    if (engi_addr_format(sa, name, size, port, sizeof(port)) < 0)
-        name[0] = '\0';
-    if (engi_addr_is_loopback(sa)) {
-        /* This machine's own name needs no lookup, and sends no query. */
-        snprintf(name, size, "localhost");
+    bool lookup = op->cmd == ENG_CMD_GETNAMEINFO;
+    if (!lookup) {
+        char port[8];
+        char *name = op->accepted->peer_name;
+        size_t size = sizeof(op->accepted->peer_name);
+        /* The numeric form stays when the lookup finds nothing. */
+        if (eng_addr_format(sa, name, size, port, sizeof(port)) < 0)
+            name[0] = '\0';
+        if (eng_addr_is_loopback(sa)) {
+            /* This machine's own name needs no lookup, and sends no query. */
+            snprintf(name, size, "localhost");
+            return 1;
+        }
+    } else if (eng_addr_is_loopback(sa)) {
+        engi_lookup_named(op, "localhost");
         return 1;
     }
-    struct engi_resolve *q = calloc(1, sizeof(*q));
-    if (!q)
+    struct engi_resolve *q = query_new(op, fn);
+    if (!q) {
+        if (lookup)
+            engi_lookup_named(op, NULL);
         return 1;
-    q->r = op->e->resolver;
-    q->op = op;
-    q->fn = fn;
-    q->starting = true;
+    }
     socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     ares_getnameinfo(q->r->channel, sa, len, ARES_NI_LOOKUPHOST, nameinfo_done, q);
-    q->starting = false;
-    rearm_timer(q->r);
-    if (q->finished) {
-        free(q);
-        return 1;
-    }
-    op->resolve = q;
-    return 0;
+    int code;
+    return query_started(q, op, &code);
+}
+
+int engi_lookup_addrinfo(struct eng_op *op, engi_resolved_fn fn)
+{
+    /* One row per address: SOCK_STREAM keeps c-ares from listing each once per type. */
+    int code;
+    int rc = start_addrinfo(op, SOCK_STREAM, fn, &code);
+    return rc == 1 ? (code < 0 ? code : 1) : rc;
 }
 
 void engi_resolve_detach(struct eng_op *op)

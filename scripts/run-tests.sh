@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs test binaries one after another with the build folder's server binary, stops at
-# the first failure, and ends with one summary line ("N passed, N failed").
+# Runs test binaries one after another with the build folder's server binary, every one
+# of them even after a failure, names the failed ones, and ends with one summary line
+# ("N passed, N failed"); the status is non-zero when any failed.
 set -u
 build=$1; shift
 export SOCKGATE_BIN="$build/sockgate"

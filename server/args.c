@@ -5,6 +5,8 @@
  */
 #include "args.h"
 
+#include "commands.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -17,19 +19,6 @@
 
 #include "services.h"
 
-enum slot {
-    A_LOCALHOST, A_PORT, A_BACKLOG, A_CALLBACK, A_TIMEOUT, A_SOCKETNAME, A_STREAM,
-    A_ADDRESS, A_DGRAM, A_N, A_ENCODING, A_REPEAT, A_FIONBIO, A_FIONREAD, A_TOKEN,
-    A_TLS, A_SERVERNAME, A_VERIFY, A_CA, A_CERT, A_KEY,
-    A_COUNT
-};
-
-static const char *const slot_names[A_COUNT] = {
-    "localhost", "port", "backlog", "callback", "timeout", "socketname", "stream",
-    "address", "dgram", "n", "encoding", "repeat", "FIONBIO", "FIONREAD", "token",
-    "tls", "servername", "verify", "ca", "cert", "key",
-};
-
 enum val_kind { V_NONE, V_STR, V_NUM, V_BOOL, V_NULL };
 
 struct val {
@@ -39,55 +28,6 @@ struct val {
     double num;                      /* V_NUM */
     bool b;                          /* V_BOOL */
 };
-
-#define NPOS 3
-/* Positional order per command, as JSL writes them. */
-static const int positional[ENG_CMD_COUNT][NPOS] = {
-    [ENG_CMD_BIND] = {A_LOCALHOST, A_PORT, -1},
-    [ENG_CMD_LISTEN] = {A_BACKLOG, -1, -1},
-    [ENG_CMD_ACCEPT] = {A_CALLBACK, A_TIMEOUT, -1},
-    [ENG_CMD_ACCEPTFAST] = {A_CALLBACK, A_TIMEOUT, -1},
-    [ENG_CMD_CONNECT] = {A_SOCKETNAME, A_PORT, -1},
-    [ENG_CMD_SEND] = {A_STREAM, -1, -1},
-    [ENG_CMD_SENDTO] = {A_ADDRESS, A_PORT, A_DGRAM},
-    [ENG_CMD_RECV] = {A_N, A_CALLBACK, A_TIMEOUT},
-    [ENG_CMD_RECVFROM] = {A_N, A_CALLBACK, A_TIMEOUT},
-    [ENG_CMD_GETPEERNAME] = {-1, -1, -1},
-    [ENG_CMD_GETSOCKNAME] = {-1, -1, -1},
-    [ENG_CMD_IOCTL] = {-1, -1, -1},
-    [ENG_CMD_CLOSE] = {-1, -1, -1},
-    [ENG_CMD_STARTTLS] = {A_SERVERNAME, -1, -1},
-};
-
-static bool cmd_has_callback(enum eng_cmd cmd)
-{
-    return cmd == ENG_CMD_ACCEPT || cmd == ENG_CMD_ACCEPTFAST || cmd == ENG_CMD_RECV ||
-           cmd == ENG_CMD_RECVFROM;
-}
-
-/* Which slots a command takes by name: its positional ones plus the common extras. */
-static bool slot_allowed(enum eng_cmd cmd, int slot)
-{
-    if (slot == A_TOKEN)
-        return true;
-    if (slot == A_ENCODING)
-        return cmd == ENG_CMD_SEND || cmd == ENG_CMD_SENDTO || cmd == ENG_CMD_RECV ||
-               cmd == ENG_CMD_RECVFROM;
-    if (slot == A_TIMEOUT)
-        return eng_cmd_waits(cmd);
-    if (slot == A_REPEAT)
-        return cmd_has_callback(cmd);
-    /* TLS arguments are named only (SPEC 11): connect takes them all, starttls all but
-     * tls itself. */
-    if (slot >= A_TLS && slot <= A_KEY)
-        return cmd == ENG_CMD_STARTTLS ? slot != A_TLS : cmd == ENG_CMD_CONNECT;
-    if (cmd == ENG_CMD_IOCTL)
-        return slot == A_FIONBIO || slot == A_FIONREAD;
-    for (int i = 0; i < NPOS; i++)
-        if (positional[cmd][i] == slot)
-            return true;
-    return false;
-}
 
 static int fail(struct args_result *out, int status, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -99,14 +39,6 @@ static int fail(struct args_result *out, int status, int code, const char *fmt, 
     va_end(ap);
     out->status = status;
     out->code = code;
-    return -1;
-}
-
-static int slot_find(const char *name)
-{
-    for (int i = 0; i < A_COUNT; i++)
-        if (strcasecmp(name, slot_names[i]) == 0)
-            return i;
     return -1;
 }
 
@@ -131,26 +63,32 @@ static int collect_json(enum eng_cmd cmd, const cJSON *root, struct val *slots,
                         struct args_result *out)
 {
     const char *name = eng_cmd_name(cmd);
+    const struct srv_command *c = cmd_info(cmd);
     if (cJSON_IsObject(root)) {
         for (const cJSON *it = root->child; it; it = it->next) {
-            int s = slot_find(it->string ? it->string : "");
-            if (s < 0 || !slot_allowed(cmd, s))
+            int s = cmd_slot_find(it->string ? it->string : "");
+            if (c->strings_only && (s < 0 || !cmd_takes(cmd, s) || !cJSON_IsString(it)))
+                return fail(out, 400, ENG_EINVAL, "%s", c->object_form);
+            if (s < 0 || !cmd_takes(cmd, s))
                 return fail(out, 400, ENG_EINVAL, "unknown argument '%.40s' for %s", it->string, name);
             if (val_from_json(it, &slots[s]) < 0)
                 return fail(out, 400, ENG_EINVAL, "argument '%s' must be a string, number or boolean",
-                            slot_names[s]);
+                            cmd_slot_name(s));
         }
         return 0;
     }
-    if (!cJSON_IsArray(root))
+    if (!cJSON_IsArray(root)) {
+        if (c->strings_only)
+            return fail(out, 400, ENG_EINVAL, "%s", c->list_form);
         return fail(out, 400, ENG_EINVAL, "the body must be a JSON object or array");
+    }
     int n = cJSON_GetArraySize(root);
     if (cmd == ENG_CMD_IOCTL) {
         /* ["FIONBIO", 1] or ["FIONREAD"] */
         const cJSON *what = cJSON_GetArrayItem(root, 0);
         if (n < 1 || n > 2 || !cJSON_IsString(what))
-            return fail(out, 400, ENG_EINVAL, "ioctl takes [\"FIONBIO\", 0|1] or [\"FIONREAD\"]");
-        int s = slot_find(what->valuestring);
+            return fail(out, 400, ENG_EINVAL, "%s", c->list_form);
+        int s = cmd_slot_find(what->valuestring);
         if (s != A_FIONBIO && s != A_FIONREAD)
             return fail(out, 400, ENG_EINVAL, "unknown ioctl '%.40s'; use FIONBIO or FIONREAD",
                         what->valuestring);
@@ -164,20 +102,25 @@ static int collect_json(enum eng_cmd cmd, const cJSON *root, struct val *slots,
         }
         return 0;
     }
-    const int *pos = positional[cmd];
+    const signed char *pos = c->positional;
     int npos = 0;
-    while (npos < NPOS && pos[npos] >= 0)
+    while (npos < CMD_MAX_POSITIONAL && pos[npos] != A_NONE)
         npos++;
-    if (n > npos)
+    if (n > npos) {
+        if (c->strings_only)
+            return fail(out, 400, ENG_EINVAL, "%s", c->list_form);
         return fail(out, 400, ENG_EINVAL, "%s takes at most %d arguments, not %d", name, npos, n);
+    }
     /* sendto on a connected datagram socket may give the datagram alone. */
     int first = (cmd == ENG_CMD_SENDTO && n == 1) ? 2 : 0;
     int i = 0;
     for (const cJSON *it = root->child; it; it = it->next, i++) {
         int s = pos[first + i];
+        if (c->strings_only && !cJSON_IsString(it))
+            return fail(out, 400, ENG_EINVAL, "%s", c->list_form);
         if (val_from_json(it, &slots[s]) < 0)
             return fail(out, 400, ENG_EINVAL, "argument %d (%s) must be a string, number or boolean",
-                        i + 1, slot_names[s]);
+                        i + 1, cmd_slot_name(s));
     }
     return 0;
 }
@@ -186,8 +129,11 @@ static int collect_query(enum eng_cmd cmd, const struct args_kv *q, size_t nq, s
                          struct args_result *out)
 {
     for (size_t i = 0; i < nq; i++) {
-        int s = slot_find(q[i].key);
-        if (s < 0 || !slot_allowed(cmd, s))
+        /* The credential (?token=) is auth.c's, read before any command. */
+        if (strcmp(q[i].key, "token") == 0)
+            continue;
+        int s = cmd_slot_find(q[i].key);
+        if (s < 0 || !cmd_takes(cmd, s))
             return fail(out, 400, ENG_EINVAL, "unknown argument '%.40s' for %s", q[i].key,
                         eng_cmd_name(cmd));
         if (q[i].value)
@@ -368,6 +314,154 @@ static int take_tls(enum eng_cmd cmd, struct val *slots, struct args_result *out
     return 0;
 }
 
+/* One converter per command: its slots, checked, into out->req. */
+typedef int (*converter)(struct val *slots, const struct args_limits *lim, struct args_result *out);
+
+static int convert_bind(struct val *slots, const struct args_limits *lim, struct args_result *out)
+{
+    (void)lim;
+    if (slots[A_LOCALHOST].kind == V_NONE)
+        slots[A_LOCALHOST] = (struct val){.kind = V_STR, .str = "localhost", .len = 9};
+    if (take_host(&slots[A_LOCALHOST], "localhost", out) < 0 || take_port(&slots[A_PORT], out) < 0)
+        return -1;
+    return 0;
+}
+
+static int convert_listen(struct val *slots, const struct args_limits *lim, struct args_result *out)
+{
+    (void)lim;
+    long long x;
+    if (slots[A_BACKLOG].kind != V_NONE) {
+        if (val_integer(&slots[A_BACKLOG], &x) < 0 || x < 0 || x > 65535)
+            return fail(out, 400, ENG_EINVAL, "backlog must be 0 to 65535");
+        out->req.backlog = (int)x;
+    }
+    return 0;
+}
+
+static int convert_connect(struct val *slots, const struct args_limits *lim, struct args_result *out)
+{
+    (void)lim;
+    if (take_host(&slots[A_SOCKETNAME], "socketname", out) < 0 ||
+        take_port(&slots[A_PORT], out) < 0 || take_tls(ENG_CMD_CONNECT, slots, out) < 0)
+        return -1;
+    return 0;
+}
+
+static int convert_starttls(struct val *slots, const struct args_limits *lim, struct args_result *out)
+{
+    (void)lim;
+    return take_tls(ENG_CMD_STARTTLS, slots, out);
+}
+
+static int convert_send(struct val *slots, const struct args_limits *lim, struct args_result *out)
+{
+    (void)lim;
+    return take_data(&slots[A_STREAM], "stream", out);
+}
+
+static int convert_sendto(struct val *slots, const struct args_limits *lim, struct args_result *out)
+{
+    (void)lim;
+    if (slots[A_ADDRESS].kind != V_NONE || slots[A_PORT].kind != V_NONE) {
+        if (take_host(&slots[A_ADDRESS], "address", out) < 0 || take_port(&slots[A_PORT], out) < 0)
+            return -1;
+    }
+    return take_data(&slots[A_DGRAM], "dgram", out);
+}
+
+static int convert_recv(struct val *slots, const struct args_limits *lim, struct args_result *out)
+{
+    long long x;
+    if (slots[A_N].kind == V_NONE)
+        return fail(out, 400, ENG_EINVAL, "missing argument 'n'");
+    if (val_integer(&slots[A_N], &x) < 0 || x < 1)
+        return fail(out, 400, ENG_EINVAL, "n must be a whole number of bytes, 1 or more");
+    if ((unsigned long long)x > lim->max_recv)
+        return fail(out, 413, ENG_ELIMIT, "n is larger than the %zu bytes allowed", lim->max_recv);
+    out->req.n = (size_t)x;
+    return 0;
+}
+
+static int convert_ioctl(struct val *slots, const struct args_limits *lim, struct args_result *out)
+{
+    (void)lim;
+    struct eng_request *r = &out->req;
+    if (slots[A_FIONBIO].kind != V_NONE && slots[A_FIONREAD].kind != V_NONE)
+        return fail(out, 400, ENG_EINVAL, "ioctl takes FIONBIO or FIONREAD, not both");
+    if (slots[A_FIONBIO].kind != V_NONE) {
+        r->ioctl_op = ENG_IOCTL_FIONBIO;
+        if (val_bool(&slots[A_FIONBIO], &r->ioctl_value) < 0)
+            return fail(out, 400, ENG_EINVAL, "FIONBIO takes 0 or 1");
+    } else if (slots[A_FIONREAD].kind != V_NONE) {
+        bool on;
+        if (val_bool(&slots[A_FIONREAD], &on) < 0 || !on)
+            return fail(out, 400, ENG_EINVAL, "FIONREAD takes true");
+        r->ioctl_op = ENG_IOCTL_FIONREAD;
+    } else {
+        return fail(out, 400, ENG_EINVAL, "ioctl needs FIONBIO or FIONREAD");
+    }
+    return 0;
+}
+
+/* POST /sockets: STREAM (the default) or DGRAM, IPV4 (the default) or IPV6. */
+static int convert_socket(struct val *slots, const struct args_limits *lim, struct args_result *out)
+{
+    (void)lim;
+    const struct val *t = &slots[A_TYPE], *f = &slots[A_FAMILY];
+    out->sock_type = SOCK_STREAM;
+    out->sock_family = AF_INET;
+    /* A bare ?type in the query is no type either. */
+    if ((t->kind != V_NONE && t->kind != V_STR) || (f->kind != V_NONE && f->kind != V_STR))
+        return fail(out, 400, ENG_EINVAL, "%s", cmd_info(ENG_CMD_SOCKET)->object_form);
+    if (t->kind == V_STR && strcasecmp(t->str, "DGRAM") == 0)
+        out->sock_type = SOCK_DGRAM;
+    else if (t->kind == V_STR && strcasecmp(t->str, "STREAM") != 0)
+        return fail(out, 400, ENG_EINVAL, "type must be STREAM or DGRAM, not '%.40s'", t->str);
+    if (f->kind == V_STR && strcasecmp(f->str, "IPV6") == 0)
+        out->sock_family = AF_INET6;
+    else if (f->kind == V_STR && strcasecmp(f->str, "IPV4") != 0)
+        return fail(out, 400, ENG_EINVAL, "family must be IPV4 or IPV6, not '%.40s'", f->str);
+    return 0;
+}
+
+/* GET /getaddrinfo?name=N&port=P and /getnameinfo?address=A&port=P (SPEC §13); the
+ * port may be left out (0). */
+static int convert_lookup(const char *what, struct val *slots, struct args_result *out)
+{
+    int slot = what[0] == 'n' ? A_NAME : A_ADDRESS;
+    if (take_host(&slots[slot], what, out) < 0)
+        return -1;
+    if (slots[A_PORT].kind != V_NONE)
+        return take_port(&slots[A_PORT], out);
+    return 0;
+}
+
+static int convert_getaddrinfo(struct val *slots, const struct args_limits *lim,
+                               struct args_result *out)
+{
+    (void)lim;
+    return convert_lookup("name", slots, out);
+}
+
+static int convert_getnameinfo(struct val *slots, const struct args_limits *lim,
+                               struct args_result *out)
+{
+    (void)lim;
+    return convert_lookup("address", slots, out);
+}
+
+static const converter converters[ENG_CMD_COUNT] = {
+    [ENG_CMD_GETADDRINFO] = convert_getaddrinfo, [ENG_CMD_GETNAMEINFO] = convert_getnameinfo,
+    [ENG_CMD_BIND] = convert_bind,       [ENG_CMD_LISTEN] = convert_listen,
+    [ENG_CMD_CONNECT] = convert_connect, [ENG_CMD_SEND] = convert_send,
+    [ENG_CMD_SENDTO] = convert_sendto,   [ENG_CMD_RECV] = convert_recv,
+    [ENG_CMD_RECVFROM] = convert_recv,   [ENG_CMD_IOCTL] = convert_ioctl,
+    [ENG_CMD_STARTTLS] = convert_starttls,
+    [ENG_CMD_SOCKET] = convert_socket,
+};
+
+/* The arguments every command that takes them reads the same way, then the command's own. */
 static int convert(enum eng_cmd cmd, struct val *slots, const struct args_limits *lim,
                    struct args_result *out)
 {
@@ -397,72 +491,8 @@ static int convert(enum eng_cmd cmd, struct val *slots, const struct args_limits
         if (r->repeat && !r->background)
             return fail(out, 400, ENG_EINVAL, "repeat needs a callback");
     }
-    long long x;
-    switch (cmd) {
-    case ENG_CMD_BIND:
-        if (slots[A_LOCALHOST].kind == V_NONE)
-            slots[A_LOCALHOST] = (struct val){.kind = V_STR, .str = "localhost", .len = 9};
-        if (take_host(&slots[A_LOCALHOST], "localhost", out) < 0 || take_port(&slots[A_PORT], out) < 0)
-            return -1;
-        break;
-    case ENG_CMD_LISTEN:
-        if (slots[A_BACKLOG].kind != V_NONE) {
-            if (val_integer(&slots[A_BACKLOG], &x) < 0 || x < 0 || x > 65535)
-                return fail(out, 400, ENG_EINVAL, "backlog must be 0 to 65535");
-            r->backlog = (int)x;
-        }
-        break;
-    case ENG_CMD_CONNECT:
-        if (take_host(&slots[A_SOCKETNAME], "socketname", out) < 0 ||
-            take_port(&slots[A_PORT], out) < 0 || take_tls(cmd, slots, out) < 0)
-            return -1;
-        break;
-    case ENG_CMD_STARTTLS:
-        if (take_tls(cmd, slots, out) < 0)
-            return -1;
-        break;
-    case ENG_CMD_SEND:
-        if (take_data(&slots[A_STREAM], "stream", out) < 0)
-            return -1;
-        break;
-    case ENG_CMD_SENDTO:
-        if (slots[A_ADDRESS].kind != V_NONE || slots[A_PORT].kind != V_NONE) {
-            if (take_host(&slots[A_ADDRESS], "address", out) < 0 || take_port(&slots[A_PORT], out) < 0)
-                return -1;
-        }
-        if (take_data(&slots[A_DGRAM], "dgram", out) < 0)
-            return -1;
-        break;
-    case ENG_CMD_RECV:
-    case ENG_CMD_RECVFROM:
-        if (slots[A_N].kind == V_NONE)
-            return fail(out, 400, ENG_EINVAL, "missing argument 'n'");
-        if (val_integer(&slots[A_N], &x) < 0 || x < 1)
-            return fail(out, 400, ENG_EINVAL, "n must be a whole number of bytes, 1 or more");
-        if ((unsigned long long)x > lim->max_recv)
-            return fail(out, 413, ENG_ELIMIT, "n is larger than the %zu bytes allowed", lim->max_recv);
-        r->n = (size_t)x;
-        break;
-    case ENG_CMD_IOCTL:
-        if (slots[A_FIONBIO].kind != V_NONE && slots[A_FIONREAD].kind != V_NONE)
-            return fail(out, 400, ENG_EINVAL, "ioctl takes FIONBIO or FIONREAD, not both");
-        if (slots[A_FIONBIO].kind != V_NONE) {
-            r->ioctl_op = ENG_IOCTL_FIONBIO;
-            if (val_bool(&slots[A_FIONBIO], &r->ioctl_value) < 0)
-                return fail(out, 400, ENG_EINVAL, "FIONBIO takes 0 or 1");
-        } else if (slots[A_FIONREAD].kind != V_NONE) {
-            bool on;
-            if (val_bool(&slots[A_FIONREAD], &on) < 0 || !on)
-                return fail(out, 400, ENG_EINVAL, "FIONREAD takes true");
-            r->ioctl_op = ENG_IOCTL_FIONREAD;
-        } else {
-            return fail(out, 400, ENG_EINVAL, "ioctl needs FIONBIO or FIONREAD");
-        }
-        break;
-    default:
-        break;
-    }
-    return 0;
+    converter fn = (unsigned)cmd < ENG_CMD_COUNT ? converters[cmd] : NULL;
+    return fn ? fn(slots, lim, out) : 0;
 }
 
 /* cJSON ends its strings at the first NUL, so a "\u0000" escape would silently cut a
@@ -527,78 +557,13 @@ void args_result_free(struct args_result *out)
 int args_parse_socket(const char *body, size_t len, const struct args_kv *query, size_t nquery,
                       int *type, int *family, char *err, size_t errlen)
 {
-    const char *t = NULL, *f = NULL;
-    cJSON *root = NULL;
-    int rc = 0;
-    for (size_t i = 0; i < nquery; i++) {
-        if (strcasecmp(query[i].key, "type") == 0)
-            t = query[i].value;
-        else if (strcasecmp(query[i].key, "family") == 0)
-            f = query[i].value;
-        else if (strcasecmp(query[i].key, "token") != 0) {
-            snprintf(err, errlen, "unknown argument '%.40s' for socket", query[i].key);
-            return -1;
-        }
-    }
-    size_t skip = 0;
-    while (body && skip < len && strchr(" \t\r\n", body[skip]))
-        skip++;
-    if (body && skip < len) {
-        root = cJSON_ParseWithLengthOpts(body, len + 1, NULL, 1);
-        if (!root) {
-            snprintf(err, errlen, "the body is not valid JSON");
-            return -1;
-        }
-        if (cJSON_IsObject(root)) {
-            for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
-                bool is_type = strcasecmp(it->string, "type") == 0;
-                if ((!is_type && strcasecmp(it->string, "family") != 0) || !cJSON_IsString(it)) {
-                    snprintf(err, errlen, "socket takes \"type\" and \"family\" strings");
-                    rc = -1;
-                } else if (is_type) {
-                    t = it->valuestring;
-                } else {
-                    f = it->valuestring;
-                }
-            }
-        } else if (cJSON_IsArray(root) && cJSON_GetArraySize(root) <= 2) {
-            for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
-                if (!cJSON_IsString(it)) {
-                    snprintf(err, errlen, "socket takes [\"STREAM\"|\"DGRAM\", \"IPV4\"|\"IPV6\"]");
-                    rc = -1;
-                } else if (it == root->child) {
-                    t = it->valuestring;
-                } else {
-                    f = it->valuestring;
-                }
-            }
-        } else {
-            snprintf(err, errlen, "socket takes [\"STREAM\"|\"DGRAM\", \"IPV4\"|\"IPV6\"]");
-            rc = -1;
-        }
-    }
-    *type = SOCK_STREAM;
-    *family = AF_INET;
-    if (rc == 0 && t) {
-        if (strcasecmp(t, "STREAM") == 0)
-            *type = SOCK_STREAM;
-        else if (strcasecmp(t, "DGRAM") == 0)
-            *type = SOCK_DGRAM;
-        else {
-            snprintf(err, errlen, "type must be STREAM or DGRAM, not '%.40s'", t);
-            rc = -1;
-        }
-    }
-    if (rc == 0 && f) {
-        if (strcasecmp(f, "IPV4") == 0)
-            *family = AF_INET;
-        else if (strcasecmp(f, "IPV6") == 0)
-            *family = AF_INET6;
-        else {
-            snprintf(err, errlen, "family must be IPV4 or IPV6, not '%.40s'", f);
-            rc = -1;
-        }
-    }
-    cJSON_Delete(root);
+    struct args_result a;
+    const struct args_limits lim = {0};
+    int rc = args_parse(ENG_CMD_SOCKET, body, len, query, nquery, &lim, &a);
+    if (rc < 0)
+        snprintf(err, errlen, "%s", a.err);
+    *type = a.sock_type;
+    *family = a.sock_family;
+    args_result_free(&a);
     return rc;
 }

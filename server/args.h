@@ -32,6 +32,7 @@ struct args_result {
     uint8_t *data;                   /* owned decoded bytes behind req.data */
     char *callback;                  /* owned event name, or NULL */
     char *servername, *ca, *cert, *key; /* owned TLS texts behind req.tls, or NULL */
+    int sock_type, sock_family;      /* POST /sockets: SOCK_ and AF_ values */
     int status;                      /* 0 when parsed; else the HTTP status */
     int code;                        /* the error code for element 2 */
     char err[256];                   /* the error detail for element 2 */
@@ -44,8 +45,9 @@ int args_parse(enum eng_cmd cmd, const char *body, size_t len, const struct args
                size_t nquery, const struct args_limits *lim, struct args_result *out);
 void args_result_free(struct args_result *out);
 
-/* Parses POST /sockets: type STREAM|DGRAM and family IPV4|IPV6, named, positional or in
- * the query. Returns 0 with the SOCK_ type and AF_ family set, or -1 with err filled. */
+/* Parses POST /sockets (args_parse of ENG_CMD_SOCKET): type STREAM|DGRAM and family
+ * IPV4|IPV6, named, positional or in the query. Returns 0 with the SOCK_ type and AF_
+ * family set, or -1 with err filled. */
 int args_parse_socket(const char *body, size_t len, const struct args_kv *query, size_t nquery,
                       int *type, int *family, char *err, size_t errlen);
 

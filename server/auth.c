@@ -10,6 +10,12 @@
 #include <strings.h>
 #include <sys/random.h>
 
+/* An owner is the index of its token (0 with none configured). The engine counts sockets
+ * and the events keep a stream for each owner below ENG_MAX_OWNERS, so every token must
+ * have a number below it; the socket quota itself is the engine's (eng_socket_create). */
+_Static_assert(CFG_MAX_TOKENS <= ENG_MAX_OWNERS, "every token needs its own owner number");
+_Static_assert(CFG_MAX_TOKENS >= 1, "owner 0 is the only owner when no token is configured");
+
 bool auth_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
     unsigned char diff = alen != blen;
@@ -43,13 +49,6 @@ int auth_owner(struct srv *s, struct MHD_Connection *conn, const struct args_kv 
         if (auth_equal(given, glen, cfg->tokens[i], strlen(cfg->tokens[i])) && owner < 0)
             owner = (int)i;
     return owner;
-}
-
-bool auth_socket_quota_reached(struct srv *s, int owner)
-{
-    /* 0 is no limit per credential, as the engine takes it for accepted sockets. */
-    size_t max = s->cfg->max_sockets_per_token;
-    return max > 0 && eng_socket_count(s->eng, owner) >= max;
 }
 
 int auth_generate_token(char *buf, size_t len)

@@ -16,9 +16,6 @@
  * when tokens are configured and it carries none that matches. */
 int auth_owner(struct srv *s, struct MHD_Connection *conn, const struct args_kv *q, size_t nq);
 
-/* True when `owner` already holds --max-sockets-per-token sockets (0: no limit). */
-bool auth_socket_quota_reached(struct srv *s, int owner);
-
 /* Makes a random token (32 hex digits) into buf (at least 33 bytes). Returns 0 or -errno. */
 int auth_generate_token(char *buf, size_t len);
 

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include "engine.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -336,12 +338,7 @@ int cfg_load(struct cfg *cfg, int argc, char **argv)
         fprintf(stderr, "sockgate: bad --listen '%s': want HOST:PORT\n", cfg->listen);
         return -1;
     }
-    const struct sockaddr *sa = (const struct sockaddr *)&cfg->listen_addr;
-    if (sa->sa_family == AF_INET)
-        cfg->listen_loopback =
-            (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    else
-        cfg->listen_loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    cfg->listen_loopback = eng_addr_is_loopback((const struct sockaddr *)&cfg->listen_addr);
     if (cfg->max_wait <= 0)
         cfg->max_wait = 30;
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {

@@ -42,16 +42,7 @@ static bool loopback_host(const char *host)
         return false;
     memcpy(name, host, len);
     name[len] = '\0';
-    if (name[len - 1] == '.')
-        name[--len] = '\0'; /* the absolute form, "localhost." */
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, name, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, name, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6);
-    return strcasecmp(name, "localhost") == 0 ||
-           (len > 10 && strcasecmp(name + len - 10, ".localhost") == 0);
+    return eng_host_is_loopback(name);
 }
 
 bool cors_admit(struct srv_req *r, const char *method, enum MHD_Result *ret)
@@ -83,21 +74,16 @@ bool cors_admit(struct srv_req *r, const char *method, enum MHD_Result *ret)
     if (strcmp(method, "OPTIONS") != 0)
         return true;
     /* An allowed preflight: say what a cross-origin caller may send. */
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        *ret = MHD_NO;
-        return false;
-    }
-    if (origin)
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", allowed[0] ? allowed : origin);
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                            "Authorization, Content-Type, Last-Event-ID");
-    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
-    *ret = MHD_queue_response(r->conn, 204, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = 204;
+    const char *const extra[] = {
+        "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS",
+        "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID",
+        "Access-Control-Max-Age", "600",
+        MHD_HTTP_HEADER_VARY, "Origin",
+        origin ? "Access-Control-Allow-Origin" : NULL, allowed[0] ? allowed : origin,
+        NULL,
+    };
+    const struct srv_resp_opts o = {.extra = extra, .skip_cors = true};
+    *ret = srv_queue(r, 204, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT),
+                     &o, 0);
     return false;
 }

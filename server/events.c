@@ -254,6 +254,26 @@ static void listener_suspend(struct listener *l)
     }
 }
 
+/* Copies what fits of the current event's text (len bytes, from l->partial on) to
+ * buf + *used. Returns true when the event has gone out whole: the cursor moves on. */
+static bool copy_event(struct listener *l, const char *text, size_t len, char *buf,
+                       size_t *used, size_t max)
+{
+    size_t take = len - l->partial;
+    if (take > max - *used)
+        take = max - *used;
+    memcpy(buf + *used, text + l->partial, take);
+    *used += take;
+    l->partial += take;
+    if (l->partial < len)
+        return false;
+    l->partial = 0;
+    if (l->cursor > l->oe->delivered)
+        l->oe->delivered = l->cursor;
+    l->cursor++;
+    return true;
+}
+
 /* Copies as much of the stream as fits: an overflow notice, then events after the
  * cursor, each possibly across several calls. */
 static ssize_t listener_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -283,21 +303,11 @@ static ssize_t listener_read(void *cls, uint64_t pos, char *buf, size_t max)
         l->restart_due = false;
     }
     if (l->orphan) {
-        size_t take = l->orphan_len - l->partial;
-        if (take > max - used)
-            take = max - used;
-        memcpy(buf + used, l->orphan + l->partial, take);
-        used += take;
-        l->partial += take;
-        if (l->partial < l->orphan_len)
+        if (!copy_event(l, l->orphan, l->orphan_len, buf, &used, max))
             return (ssize_t)used;
         free(l->orphan);
         l->orphan = NULL;
         oe->orphan_bytes -= l->orphan_len;
-        l->partial = 0;
-        if (l->cursor > oe->delivered)
-            oe->delivered = l->cursor;
-        l->cursor++;
     }
     unsigned long long oldest = oe->count ? oe->ring[oe->head].id : oe->next_id;
     if (l->cursor < oldest && l->partial == 0 && max - used > 80) {
@@ -309,18 +319,8 @@ static ssize_t listener_read(void *cls, uint64_t pos, char *buf, size_t max)
      * on the next call. */
     while (l->cursor >= oldest && l->cursor < oe->next_id && used < max) {
         const struct event *e = &oe->ring[(oe->head + (l->cursor - oldest)) % l->ev->capacity];
-        size_t take = e->len - l->partial;
-        if (take > max - used)
-            take = max - used;
-        memcpy(buf + used, e->text + l->partial, take);
-        used += take;
-        l->partial += take;
-        if (l->partial < e->len)
+        if (!copy_event(l, e->text, e->len, buf, &used, max))
             break;
-        l->partial = 0;
-        if (l->cursor > oe->delivered)
-            oe->delivered = l->cursor;
-        l->cursor++;
     }
     if (used == 0 && l->heartbeat_due && max > 16) {
         used = (size_t)snprintf(buf, max, ": heartbeat\n\n");
@@ -349,6 +349,14 @@ static void listener_free(void *cls)
     free(l);
 }
 
+/* The head of a stream (and of HEAD /events). Proxies must not buffer it (nginx reads
+ * X-Accel-Buffering). */
+static const struct srv_resp_opts stream_opts = {
+    .content_type = "text/event-stream",
+    .cache = "no-store",
+    .extra = (const char *const[]){"X-Accel-Buffering", "no", NULL},
+};
+
 enum MHD_Result events_serve(struct srv_req *r, int owner)
 {
     struct events *ev = r->srv->events;
@@ -359,19 +367,8 @@ enum MHD_Result events_serve(struct srv_req *r, int owner)
         /* The head alone, and no listener: libmicrohttpd would send the end chunk of a
          * stream response even to HEAD, a body that a keep-alive client takes for the
          * start of the next answer. */
-        struct MHD_Response *head =
-            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (!head)
-            return MHD_NO;
-        MHD_add_response_header(head, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-        MHD_add_response_header(head, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        if (r->srv->cfg->cors[0])
-            MHD_add_response_header(head, "Access-Control-Allow-Origin", r->srv->cfg->cors);
-        enum MHD_Result ret = MHD_queue_response(r->conn, 200, head);
-        MHD_destroy_response(head);
-        r->answered = true;
-        r->status = 200;
-        return ret;
+        return srv_queue(r, 200, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT),
+                         &stream_opts, 0);
     }
     struct listener *l = calloc(1, sizeof(*l));
     if (!l)
@@ -403,15 +400,5 @@ enum MHD_Result events_serve(struct srv_req *r, int owner)
     if (oe->listeners)
         oe->listeners->prev = l;
     oe->listeners = l;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    if (r->srv->cfg->cors[0])
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
-    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = 200;
-    r->stream = l;
-    return ret;
+    return srv_queue(r, 200, resp, &stream_opts, 0);
 }

@@ -52,6 +52,31 @@ enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t
     return srv_reply_headers(r, status, body, len, content_type, NULL);
 }
 
+enum MHD_Result srv_queue(struct srv_req *r, unsigned status, struct MHD_Response *resp,
+                          const struct srv_resp_opts *o, size_t bytes)
+{
+    if (!resp)
+        return MHD_NO;
+    if (o->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, o->content_type);
+    if (o->cache)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, o->cache);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; o->extra && o->extra[i] && o->extra[i + 1]; i += 2)
+        MHD_add_response_header(resp, o->extra[i], o->extra[i + 1]);
+    if (r->srv->cfg->cors[0] && !o->skip_cors)
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
+    /* Over a limit or shutting down: free the connection rather than keep it alive. */
+    if (status == 413 || status == 429 || status == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->state = REQ_ANSWERED;
+    r->status = (int)status;
+    r->bytes_out = bytes;
+    return ret;
+}
+
 enum MHD_Result srv_reply_headers(struct srv_req *r, unsigned status, char *body, size_t len,
                                   const char *content_type, const char *const *extra)
 {
@@ -61,23 +86,12 @@ enum MHD_Result srv_reply_headers(struct srv_req *r, unsigned status, char *body
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            content_type ? content_type : "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
-        MHD_add_response_header(resp, extra[i], extra[i + 1]);
-    if (r->srv->cfg->cors[0])
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg->cors);
-    /* Over a limit or shutting down: free the connection rather than keep it alive. */
-    if (status == 413 || status == 429 || status == 503)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = (int)status;
-    r->bytes_out = len;
-    return ret;
+    const struct srv_resp_opts o = {
+        .content_type = content_type ? content_type : "application/json",
+        .cache = "no-store",
+        .extra = extra,
+    };
+    return srv_queue(r, status, resp, &o, len);
 }
 
 enum MHD_Result srv_reply_error(struct srv_req *r, unsigned status, const char *name, int code,
@@ -95,8 +109,7 @@ enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list)
     size_t len;
     char *body = render_list(list, r->enc, &len);
     unsigned status = srv_status_for(list->err, r->ok_status ? (unsigned)r->ok_status : 200);
-    if (list->nitems > 0)
-        metrics_count_command(r->srv->metrics, list->items[0].bytes, list->err);
+    metrics_count_command(r->srv->metrics, list->cmd, list->err);
     bool has_data = false;
     for (int i = 0; i < list->nitems; i++)
         has_data |= list->items[i].is_data && list->items[i].len > 0 && list->sock_num;
@@ -117,15 +130,14 @@ static void client_gone(struct eng_watch *w, uint32_t events)
     (void)events;
     struct srv_req *r = (struct srv_req *)((char *)w - offsetof(struct srv_req, gone));
     eng_watch_set(r->srv->loop, &r->gone, 0);
-    if (!r->suspended)
+    if (r->state != REQ_WAITING)
         return;
     if (r->op) {
         eng_op_cancel(r->srv->eng, r->op);
         r->op = NULL;
     }
     /* Resuming lets libmicrohttpd find the closed socket and complete the request. */
-    r->client_left = true;
-    r->suspended = false;
+    r->state = REQ_CLIENT_LEFT;
     r->srv->suspended--;
     srv_resume(r->srv, r->conn);
 }
@@ -147,7 +159,7 @@ void srv_suspend(struct srv_req *r)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     MHD_suspend_connection(r->conn);
-    r->suspended = true;
+    r->state = REQ_WAITING;
     r->srv->suspended++;
     if (ci) {
         eng_watch_init(&r->gone, ci->connect_fd, client_gone);
@@ -160,13 +172,12 @@ void srv_answer_later(void *ctx, struct eng_list *list)
     struct srv_req *r = ctx;
     r->op = NULL;
     r->answer = list;
-    r->oom = list == NULL;
     eng_watch_set(r->srv->loop, &r->gone, 0);
-    if (r->suspended) {
-        r->suspended = false;
+    if (r->state == REQ_WAITING) {
         r->srv->suspended--;
         srv_resume(r->srv, r->conn);
     }
+    r->state = list ? REQ_ANSWER_READY : REQ_OUT_OF_MEMORY;
 }
 
 /* Copies what fits of src, NUL-terminated: snprintf("%s") would cost more than the rest of
@@ -178,34 +189,73 @@ static void copy_text(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-/* The command a request names, for answers given before routing (SPEC §1: element 1
- * echoes the command): "recv" for /sockets/s1/recv, "socket" for /sockets, "close" for
- * DELETE /sockets/s1, and "request" for anything else. */
-static const char *request_name(const char *method, const char *url)
+/* First call of the handler: headers only. Answering here would close the connection. */
+static struct srv_req *request_begin(struct srv *s, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version)
 {
-    const char *p = url;
-    while (*p == '/')
-        p++;
-    if (strncmp(p, "sockets", 7) != 0 || (p[7] != '\0' && p[7] != '/'))
-        return "request";
-    p += 7;
-    while (*p == '/')
-        p++;
-    if (*p == '\0')
-        return "socket";
-    p += strcspn(p, "/");
-    while (*p == '/')
-        p++;
-    if (*p == '\0')
-        return strcmp(method, "DELETE") == 0 ? "close" : "socket";
-    char name[24];
-    size_t len = strcspn(p, "/");
-    if (len >= sizeof(name) || p[len] != '\0')
-        return "request";
-    memcpy(name, p, len);
-    name[len] = '\0';
-    enum eng_cmd cmd;
-    return eng_cmd_from_name(name, &cmd) == 0 ? eng_cmd_name(cmd) : "request";
+    struct srv_req *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->srv = s;
+    r->conn = conn;
+    r->state = REQ_RECEIVING;
+    r->start_ms = eng_now_ms();
+    r->ok_status = 200;
+    copy_text(r->method, sizeof(r->method), method);
+    copy_text(r->version, sizeof(r->version), version);
+    copy_text(r->path, sizeof(r->path), url);
+    eng_watch_init(&r->gone, -1, client_gone);
+    s->active_requests++;
+    return r;
+}
+
+/* A piece of the body: kept up to --max-body, then read and dropped, so that the 413
+ * can be delivered. Returns MHD_NO only when memory ran out. */
+static enum MHD_Result request_body(struct srv_req *r, const char *data, size_t n)
+{
+    if (r->state == REQ_TOO_LARGE || r->body_len + n > r->srv->cfg->max_body) {
+        r->state = REQ_TOO_LARGE;
+        free(r->body);
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+        return MHD_YES;
+    }
+    if (r->body_len + n + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 1024;
+        while (cap < r->body_len + n + 1)
+            cap *= 2;
+        char *nb = realloc(r->body, cap);
+        if (!nb)
+            return MHD_NO;
+        r->body = nb;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return MHD_YES;
+}
+
+/* The request is whole: what every request passes (shutdown, connection limits, CORS,
+ * body size), then routing. */
+static enum MHD_Result request_dispatch(struct srv_req *r, const char *method, const char *url)
+{
+    struct srv *s = r->srv;
+    if (s->stopping)
+        return srv_reply_error(r, 503, routes_endpoint_name(method, url), ENG_ESHUTDOWN, NULL);
+    const char *why;
+    if (connlimit_exceeded(s->connlimit, r->conn, &why))
+        return srv_reply_error(r, 429, "request", ENG_ELIMIT, why);
+    enum MHD_Result ret;
+    if (!cors_admit(r, method, &ret))
+        return ret;
+    if (r->state == REQ_TOO_LARGE) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "the request body is larger than the %zu bytes allowed",
+                 s->cfg->max_body);
+        return srv_reply_error(r, 413, routes_endpoint_name(method, url), ENG_ELIMIT, detail);
+    }
+    return routes_handle(r, method, url);
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -213,88 +263,42 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
                                       const char *upload_data, size_t *upload_data_size,
                                       void **con_cls)
 {
-    struct srv *s = cls;
     struct srv_req *r = *con_cls;
     if (!r) {
-        /* First call: headers only. Answering here would close the connection. */
-        r = calloc(1, sizeof(*r));
-        if (!r)
-            return MHD_NO;
-        r->srv = s;
-        r->conn = conn;
-        r->start_ms = eng_now_ms();
-        r->ok_status = 200;
-        copy_text(r->method, sizeof(r->method), method);
-        copy_text(r->version, sizeof(r->version), version);
-        copy_text(r->path, sizeof(r->path), url);
-        eng_watch_init(&r->gone, -1, client_gone);
-        s->active_requests++;
-        *con_cls = r;
-        return MHD_YES;
+        *con_cls = request_begin(cls, conn, url, method, version);
+        return *con_cls ? MHD_YES : MHD_NO;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->body_too_large || r->body_len + n > s->cfg->max_body) {
-            r->body_too_large = true; /* keep reading, so the 413 can be delivered */
-            free(r->body);
-            r->body = NULL;
-            r->body_len = r->body_cap = 0;
-            return MHD_YES;
-        }
-        if (r->body_len + n + 1 > r->body_cap) {
-            size_t cap = r->body_cap ? r->body_cap : 1024;
-            while (cap < r->body_len + n + 1)
-                cap *= 2;
-            char *nb = realloc(r->body, cap);
-            if (!nb)
-                return MHD_NO;
-            r->body = nb;
-            r->body_cap = cap;
-        }
-        memcpy(r->body + r->body_len, upload_data, n);
-        r->body_len += n;
-        r->body[r->body_len] = '\0';
-        return MHD_YES;
+        return request_body(r, upload_data, n);
     }
-    if (r->answered)
-        return MHD_YES;
-    if (r->suspended || r->op)
-        return MHD_YES;
-    if (r->answer && !r->resume_with) {
-        struct eng_list *l = r->answer;
-        r->answer = NULL;
-        return srv_reply_list(r, l);
-    }
-    if (r->stream)
-        return MHD_YES;
-    if (r->client_left) {
-        /* Resumed only so that libmicrohttpd finds the socket closed. nginx's 499
-         * "client closed request" is what the access log shows for it. */
-        return srv_reply_error(r, 499, "request", -ECANCELED, "the client went away");
-    }
-    if (r->resume_with) {
+    if (r->resume_with && (r->state == REQ_ANSWER_READY || r->state == REQ_OUT_OF_MEMORY)) {
+        /* A step of its own comes next (websockify's upgrade after its connect). */
         enum MHD_Result (*resume)(struct srv_req *) = r->resume_with;
         r->resume_with = NULL;
         return resume(r);
     }
-    if (r->oom)
-        return srv_reply_error(r, 500, "request", -ENOMEM, NULL);
-    if (s->stopping)
-        return srv_reply_error(r, 503, request_name(method, url), ENG_ESHUTDOWN, NULL);
-    const char *why;
-    if (connlimit_exceeded(s->connlimit, conn, &why))
-        return srv_reply_error(r, 429, "request", ENG_ELIMIT, why);
-    enum MHD_Result ret;
-    if (!cors_admit(r, method, &ret))
-        return ret;
-    if (r->body_too_large) {
-        char detail[96];
-        snprintf(detail, sizeof(detail), "the request body is larger than the %zu bytes allowed",
-                 s->cfg->max_body);
-        return srv_reply_error(r, 413, request_name(method, url), ENG_ELIMIT, detail);
+    switch (r->state) {
+    case REQ_RECEIVING:
+    case REQ_TOO_LARGE:
+        return request_dispatch(r, method, url);
+    case REQ_ANSWER_READY: {
+        struct eng_list *l = r->answer;
+        r->answer = NULL;
+        return srv_reply_list(r, l);
     }
-    return routes_handle(r, method, url);
+    case REQ_CLIENT_LEFT:
+        /* Resumed only so that libmicrohttpd finds the socket closed. nginx's 499
+         * "client closed request" is what the access log shows for it. */
+        return srv_reply_error(r, 499, "request", -ECANCELED, "the client went away");
+    case REQ_OUT_OF_MEMORY:
+        return srv_reply_error(r, 500, "request", -ENOMEM, NULL);
+    case REQ_WAITING:
+    case REQ_ANSWERED:
+        break;
+    }
+    return MHD_YES;
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -321,12 +325,12 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         eng_give_back(s->eng, r->answer);
     }
     ws_request_completed(r);
-    if (r->suspended)
+    if (r->state == REQ_WAITING)
         s->suspended--;
     s->active_requests--;
-    if (r->answered)
+    if (r->state == REQ_ANSWERED)
         metrics_count_status(s->metrics, r->status);
-    if (r->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    if (r->state == REQ_ANSWERED || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         log_access(r, r->method, r->path);
     free(r->body);
     free(r);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "policy.h"
+#include "render.h"
 
 /* The date and time down to the second, formatted once per second: every access line
  * needs one, and gmtime_r + strftime cost more than the rest of the line. One thread
@@ -44,22 +45,6 @@ static void timestamp(char *buf, size_t len)
     buf[n + 3] = (char)('0' + ms % 10);
     buf[n + 4] = 'Z';
     buf[n + 5] = '\0';
-}
-
-/* Writes an IPv4 address in dotted decimal; `out` holds at least 16 bytes. */
-static void ipv4_text(const uint8_t b[4], char *out)
-{
-    char *o = out;
-    for (int i = 0; i < 4; i++) {
-        if (i)
-            *o++ = '.';
-        if (b[i] >= 100)
-            *o++ = (char)('0' + b[i] / 100);
-        if (b[i] >= 10)
-            *o++ = (char)('0' + b[i] / 10 % 10);
-        *o++ = (char)('0' + b[i] % 10);
-    }
-    *o = '\0';
 }
 
 #define LOG_FLUSH_MS 50
@@ -122,14 +107,8 @@ void log_vline(const struct cfg *cfg, const char *fmt, va_list ap)
             msg[i] = ' ';
     timestamp(ts, sizeof(ts));
     if (cfg->log_json) {
-        char esc[2048];
-        size_t o = 0;
-        for (const char *p = msg; *p && o < sizeof(esc) - 7; p++) {
-            if (*p == '"' || *p == '\\')
-                esc[o++] = '\\';
-            esc[o++] = *p;
-        }
-        esc[o] = '\0';
+        char esc[6 * sizeof(msg) + 1];
+        esc[render_json_escape(msg, len, esc)] = '\0';
         fprintf(stderr, "{\"time\":\"%s\",\"msg\":\"%s\"}\n", ts, esc);
     } else {
         fprintf(stderr, "%s sockgate: %s\n", ts, msg);
@@ -239,15 +218,10 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
     char client[64] = "-";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET) {
-            /* By hand: inet_ntop costs as much as the rest of the line. */
-            ipv4_text((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr, client);
-        } else if (sa->sa_family == AF_INET6) {
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client, sizeof(client));
-        }
-    }
+    char port[8];
+    if (ci && ci->client_addr && eng_addr_format(ci->client_addr, client, sizeof(client), port,
+                                                 sizeof(port)) < 0)
+        snprintf(client, sizeof(client), "-");
     /* libmicrohttpd hands the path without its query string, so no ?token= can leak. The
      * method is the client's too: libmicrohttpd takes any bytes up to the first space. */
     char path[256], meth[sizeof(r->method)];

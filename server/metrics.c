@@ -11,7 +11,7 @@
 
 #include "events.h"
 
-#define METRICS_NAMES (ENG_CMD_COUNT + 1)  /* the commands, plus "socket" */
+#define METRICS_NAMES ENG_CMD_COUNT      /* the commands, "socket" included */
 #define METRICS_OUTCOMES 48
 #define METRICS_STATUSES 600
 
@@ -44,14 +44,6 @@ void metrics_free(struct metrics *m)
     free(m);
 }
 
-static size_t name_index(const char *name)
-{
-    enum eng_cmd cmd;
-    if (eng_cmd_from_name(name, &cmd) == 0)
-        return (size_t)cmd;
-    return ENG_CMD_COUNT; /* "socket" */
-}
-
 static size_t outcome_index(struct metrics *m, int code)
 {
     if (code == 0)
@@ -72,10 +64,10 @@ static size_t outcome_index(struct metrics *m, int code)
     return m->noutcomes++;
 }
 
-void metrics_count_command(struct metrics *m, const char *name, int code)
+void metrics_count_command(struct metrics *m, enum eng_cmd cmd, int code)
 {
-    if (m)
-        m->commands[name_index(name)][outcome_index(m, code)]++;
+    if (m && (unsigned)cmd < METRICS_NAMES)
+        m->commands[cmd][outcome_index(m, code)]++;
 }
 
 void metrics_count_status(struct metrics *m, int status)
@@ -121,7 +113,7 @@ enum MHD_Result metrics_serve(struct srv_req *r)
         for (size_t o = 0; o < m->noutcomes; o++)
             if (m->commands[c][o])
                 OUT("sockgate_commands_total{command=\"%s\",outcome=\"%s\"} %llu\n",
-                    c == ENG_CMD_COUNT ? "socket" : eng_cmd_name((enum eng_cmd)c),
+                    eng_cmd_name((enum eng_cmd)c),
                     m->outcome_names[o], m->commands[c][o]);
     OUT("# HELP sockgate_http_requests_total HTTP responses, by status.\n"
         "# TYPE sockgate_http_requests_total counter\n");

@@ -10,8 +10,9 @@
 struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
 
-/* Counts one command answer: code 0 is "ok", others count under their error name. */
-void metrics_count_command(struct metrics *m, const char *name, int code);
+/* Counts one command answer (the command an answer list carries): code 0 is "ok",
+ * others count under their error name. */
+void metrics_count_command(struct metrics *m, enum eng_cmd cmd, int code);
 /* Counts one HTTP response by status. */
 void metrics_count_status(struct metrics *m, int status);
 

@@ -11,8 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Writes s as the inside of a JSON string; returns bytes written. `out` holds 6 * len. */
-static size_t json_escape(const char *s, size_t len, char *out)
+size_t render_json_escape(const char *s, size_t len, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     char *o = out;
@@ -37,8 +36,8 @@ char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len
 {
     size_t cap = 3;
     for (int i = 0; i < l->nitems; i++)
-        cap += 3 + (l->items[i].is_data ? codec_encoded_max(enc, l->items[i].len)
-                                         : 6 * l->items[i].len);
+        cap += 5 + (l->items[i].is_data ? codec_encoded_max(enc, l->items[i].len)
+                                         : 6 * l->items[i].len); /* 2 for a row's [ ] */
     char *buf = malloc(cap + 1);
     if (!buf)
         return NULL;
@@ -46,15 +45,21 @@ char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len
     *o++ = '[';
     for (int i = 0; i < l->nitems; i++) {
         const struct eng_item *it = &l->items[i];
+        /* A look-up's rows nest: ["getaddrinfo","ok",["PF_INET",...],...] (SPEC §13). */
+        int in_row = l->row_len > 0 && i >= 2 ? (i - 2) % l->row_len : -1;
         if (i)
             *o++ = ',';
+        if (in_row == 0)
+            *o++ = '[';
         *o++ = '"';
         /* Every encoding writes only characters that need no JSON escaping. */
         if (it->is_data)
             o += codec_encode(enc, (const uint8_t *)it->bytes, it->len, o);
         else
-            o += json_escape(it->bytes, it->len, o);
+            o += render_json_escape(it->bytes, it->len, o);
         *o++ = '"';
+        if (in_row >= 0 && (in_row == l->row_len - 1 || i == l->nitems - 1))
+            *o++ = ']';
     }
     *o++ = ']';
     *o = '\0';
@@ -66,7 +71,8 @@ char *render_error(const char *name, int code, const char *detail, size_t *len)
 {
     char text[400];
     eng_err_format(text, sizeof(text), code, detail);
-    struct eng_list l = {.err = code, .nitems = 2};
+    struct eng_list l = {.err = code, .nitems = 2, .cap = ENG_LIST_INLINE};
+    l.items = l.inline_items;
     l.items[0] = (struct eng_item){.bytes = (char *)name, .len = strlen(name)};
     l.items[1] = (struct eng_item){.bytes = text, .len = strlen(text)};
     return render_list(&l, CODEC_ASCIIHEX, len);

@@ -24,4 +24,9 @@ char *render_socket_info(const struct eng_socket_info *info, size_t *len);
 /* {"sockets":[...]} for every socket of `owner`. */
 char *render_socket_list(struct eng *e, int owner, size_t *len);
 
+/* Writes s as the inside of a JSON string (quote, backslash and control bytes escaped);
+ * returns the bytes written. `out` holds 6 * len. The one JSON escaper: lists and log
+ * lines alike. */
+size_t render_json_escape(const char *s, size_t len, char *out);
+
 #endif

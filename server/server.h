@@ -53,37 +53,55 @@ struct srv {
     bool resumed;                    /* a connection was resumed during MHD_run */
 };
 
+/* Where a request is, from the first call of the access handler to its completion. */
+enum srv_req_state {
+    REQ_RECEIVING,                   /* headers seen; the body, if any, arriving */
+    REQ_TOO_LARGE,                   /* the body passed --max-body: read and dropped, 413 */
+    REQ_WAITING,                     /* suspended until the engine answers (op) */
+    REQ_ANSWER_READY,                /* the engine answered while it waited: answer */
+    REQ_CLIENT_LEFT,                 /* the client hung up while it waited: 499 */
+    REQ_OUT_OF_MEMORY,               /* the engine could not build the answer: 500 */
+    REQ_ANSWERED,                    /* a response is queued (an event stream included) */
+};
+
 /* One HTTP request, from the first call of the access handler to its completion. */
 struct srv_req {
     struct srv *srv;                 /* the server */
     struct MHD_Connection *conn;     /* its connection */
+    enum srv_req_state state;        /* its progress */
     char *body;                      /* request body, NUL-terminated */
     size_t body_len;                 /* bytes in body */
     size_t body_cap;                 /* bytes allocated */
-    bool body_too_large;             /* the body passed --max-body */
-    bool answered;                   /* a response has been queued */
     struct eng_op *op;               /* the command it waits on, or NULL */
     struct eng_list *answer;         /* a late answer to send on resume */
     enum codec_encoding enc;         /* encoding of the answer's data */
     int ok_status;                   /* status of an ok answer: 200, 201 or 202 */
     struct eng_watch gone;           /* notices the client leaving while suspended */
-    bool suspended;                  /* waiting on the engine */
-    bool client_left;                /* hung up while suspended */
     struct eng_list *delivering;     /* an answer with data on its way: given back if lost */
     uint64_t start_ms;               /* for the access log */
     char method[12];                 /* for the access log */
     char version[12];                /* "HTTP/1.1", for the WebSocket handshake */
     char path[200];                  /* for the access log, without the query */
-    bool oom;                        /* the engine could not build the answer */
     int status;                      /* the status sent, for the access log */
     size_t bytes_out;                /* the body size sent, for the access log */
-    char *stream_name;               /* SSE: owned by events.c */
-    void *stream;                    /* SSE: the listener, owned by events.c */
     struct ws_pending *ws;           /* becoming a WebSocket: owned by ws_upgrade.c */
     /* Called instead of the usual answer when a suspended request resumes. */
     enum MHD_Result (*resume_with)(struct srv_req *r);
 };
 
+/* How a response goes out. Every response is queued through srv_queue, which adds what
+ * all share (nosniff, the --cors origin, Connection: close past a limit) and records the
+ * status and size for the access log. */
+struct srv_resp_opts {
+    const char *content_type;        /* NULL: none */
+    const char *cache;               /* Cache-Control, or NULL: none */
+    const char *const *extra;        /* more headers: name, value pairs, NULL-terminated */
+    bool skip_cors;                  /* no --cors origin header: a preflight sets its own,
+                                      * the console's files are for their own origin */
+};
+/* Queues resp (consumed; NULL gives MHD_NO) with `status`; `bytes` is the body size. */
+enum MHD_Result srv_queue(struct srv_req *r, unsigned status, struct MHD_Response *resp,
+                          const struct srv_resp_opts *o, size_t bytes);
 /* Queues a JSON response. Takes ownership of body (malloc'd). Returns an MHD result. */
 enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t len,
                           const char *content_type);
@@ -115,6 +133,9 @@ unsigned srv_status_for(int code, unsigned ok_status);
 
 /* Routing: every request's final handler call ends here. */
 enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char *url);
+/* The name element 1 carries when a request is refused before it runs: the command
+ * ("recv"), "socket", "close", "sockets", "events", "metrics", or "request". */
+const char *routes_endpoint_name(const char *method, const char *url);
 
 /* GET /openapi.json: the API's description, built in (openapi.c). */
 enum MHD_Result openapi_serve(struct srv_req *r);
@@ -145,8 +166,9 @@ int srv_http_start(struct srv *s);
 /* Drives the daemon on its own, without the loop, until no request is in flight or the
  * deadline (eng_now_ms) passes: how answers still go out when the loop cannot run. */
 void srv_http_drain(struct srv *s, uint64_t deadline_ms);
-/* Stops the daemon: libmicrohttpd closes every connection, suspended ones too, and
- * completes their requests (request_completed gives unsent data back). */
+/* Stops the daemon, closing every connection and completing its request
+ * (request_completed gives unsent data back). Call it with no connection suspended:
+ * libmicrohttpd aborts on one (srv_close answers them first). */
 void srv_http_stop(struct srv *s);
 /* Runs the daemon now: the HTTPS listener has just handed it a request. */
 void srv_http_run_now(struct srv *s);

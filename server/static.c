@@ -145,18 +145,13 @@ enum MHD_Result static_serve(struct srv_req *r, const char *url)
         MHD_create_response_from_buffer(f->len, f->data, MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, f->type);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    if (strstr(f->type, "text/html")) {
-        MHD_add_response_header(resp, "Content-Security-Policy", console_csp);
-        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    }
-    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = 200;
-    r->bytes_out = f->len;
-    return ret;
+    const char *const page[] = {"Content-Security-Policy", console_csp,
+                                "X-Frame-Options", "DENY", "Referrer-Policy", "no-referrer", NULL};
+    const struct srv_resp_opts o = {
+        .content_type = f->type,
+        .cache = "no-cache",
+        .extra = strstr(f->type, "text/html") ? page : NULL,
+        .skip_cors = true,
+    };
+    return srv_queue(r, 200, resp, &o, f->len);
 }

@@ -248,17 +248,24 @@ static enum MHD_Result connected(struct srv_req *r)
 static enum MHD_Result connect_target(struct srv_req *r, int owner, const struct wsfy_target *t)
 {
     struct srv *s = r->srv;
-    if (auth_socket_quota_reached(s, owner))
-        return srv_reply_error(r, 429, "websockify", ENG_ELIMIT,
-                               "this credential has the most sockets allowed open");
+    /* The per-credential quota is the engine's: eng_socket_create answers LIMIT. */
     int family = strchr(t->host, ':') ? AF_INET6 : AF_INET;
     struct eng_list *made = eng_socket_create(s->eng, owner, SOCK_STREAM, family);
     if (!made)
         return srv_reply_error(r, 500, "websockify", -ENOMEM, NULL);
     if (made->err || made->nitems < 3) {
+        /* Its text, "LIMIT: this credential has 5 sockets open, ...", says which limit. */
+        char detail[200] = "";
+        const char *colon = made->nitems > 1 ? strstr(made->items[1].bytes, ": ") : NULL;
+        if (colon)
+            snprintf(detail, sizeof(detail), "%s", colon + 2);
+        size_t dlen = strlen(detail);
+        if (dlen > 0 && detail[dlen - 1] == '.')
+            detail[dlen - 1] = '\0';
         int code = made->err;
         eng_list_free(made);
-        return srv_reply_error(r, code == ENG_ELIMIT ? 429 : 500, "websockify", code, NULL);
+        return srv_reply_error(r, code == ENG_ELIMIT ? 429 : 500, "websockify", code,
+                               detail[0] ? detail : NULL);
     }
     snprintf(r->ws->id, sizeof(r->ws->id), "%s", made->items[2].bytes);
     eng_list_free(made);

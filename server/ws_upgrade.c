@@ -125,7 +125,7 @@ enum MHD_Result ws_upgrade_answer(struct srv_req *r, const char *name, bool half
         return ret;
     }
     p->bridge = b;
-    r->answered = true;
+    r->state = REQ_ANSWERED;
     r->status = MHD_HTTP_SWITCHING_PROTOCOLS;
     return MHD_YES;
 }

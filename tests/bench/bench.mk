@@ -39,13 +39,13 @@ BENCH_CLIENT_HDR := tests/bench/bench_client.h tests/bench/bench_http.h tests/be
 $(BENCH_DIR)/bench_client: $(BENCH_CLIENT_SRC) $(BENCH_CLIENT_HDR) $(BUILD)/obj/engine/codec.o
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  BENCH   $@")
-	$(Q)$(CC) $(CFLAGS) -Itests/bench -Itests/integration -o $@ $(BENCH_CLIENT_SRC) \
+	$(Q)$(CC) $(CFLAGS) $(INC_TEST) -Itests/bench -Itests/integration -o $@ $(BENCH_CLIENT_SRC) \
 		$(BUILD)/obj/engine/codec.o -lgnutls
 
 $(BENCH_DIR)/codec_bench: tests/bench/codec_bench.c $(BUILD)/obj/engine/codec.o
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  BENCH   $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/obj/engine/codec.o
+	$(Q)$(CC) $(CFLAGS) $(INC_TEST) -o $@ $< $(BUILD)/obj/engine/codec.o
 
 $(BENCH_DIR)/splice_relay: tests/bench/splice_relay.c
 	@mkdir -p $(dir $@)
@@ -55,9 +55,9 @@ $(BENCH_DIR)/splice_relay: tests/bench/splice_relay.c
 $(BENCH_DIR)/echo_server: tests/bench/echo_server.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  BENCH   $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(INC_TEST) -o $@ $<
 
 $(BENCH_DIR)/mhd_baseline: tests/bench/mhd_baseline.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  BENCH   $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_MHD) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(INC_TEST) -o $@ $< $(LDLIBS_MHD) -lpthread

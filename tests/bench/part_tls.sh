@@ -105,6 +105,27 @@ part_g() {
     row "g. HTTPS 100 MB text via recv, MB/s" "$(median <"$TMP/g-bulk-https.mbs")" \
         "$(median <"$TMP/g-bulk-http.mbs")" \
         "recv n=1 MiB loop over HTTPS vs the same over HTTP (ascii~hex, decoded by the client)"
+
+    # The WebSocket bridge over wss:// against ws://, with node's WebSocket (a browser's
+    # API) as the client of both; every byte counted against a direct read.
+    "$BIN/bench_client" stream-tcp "$NGINX_PORT" /text.txt "$TMP/www/text.txt" \
+        >"$TMP/g-direct.out" || fail "the direct read failed"
+    local total
+    total=$(kv "$TMP/g-direct.out" bytes)
+    for _ in $(seq "$ROUNDS"); do
+        node --experimental-websocket "$(dirname "$0")/ws_node_client.js" --gateway \
+            "$plain_port" "$NGINX_PORT" /text.txt "$total" >"$TMP/g-ws.out" 2>/dev/null ||
+            fail "the bridge over ws:// failed"
+        BENCH_TLS=1 NODE_EXTRA_CA_CERTS="$TMP/tls.pem" node --experimental-websocket \
+            "$(dirname "$0")/ws_node_client.js" --gateway "$tls_port" "$NGINX_PORT" /text.txt \
+            "$total" >"$TMP/g-wss.out" 2>/dev/null || fail "the bridge over wss:// failed"
+        kv "$TMP/g-ws.out" mb_per_s >>"$TMP/g-ws.mbs"
+        kv "$TMP/g-wss.out" mb_per_s >>"$TMP/g-wss.mbs"
+        [ "$(kv "$TMP/g-wss.out" body_ok)" = 1 ] || say "warning: wss:// delivered other bytes"
+    done
+    row "g. wss:// bridge, 100 MB text, node WebSocket, MB/s" "$(median <"$TMP/g-wss.mbs")" \
+        "$(median <"$TMP/g-ws.mbs")" \
+        "the WebSocket bridge through the HTTPS listener vs through the HTTP one"
     stop "$nginx_pid"
     stop "$plain_pid"
     stop "$tls_pid"

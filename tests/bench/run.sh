@@ -111,11 +111,12 @@ row() {
 }
 
 # ---- a. command rate -----------------------------------------------------------------
-# wrk_run NAME PORT PID: one wrk run; appends "req/s cpu_us_per_req non_2xx" to NAME.rate.
+# wrk_run NAME PORT PID [THREADS]: one wrk run (2 threads unless told) with 50
+# connections; appends "req/s cpu_us_per_req non_2xx" to NAME.rate.
 wrk_run() {
     local c0 c1 out
     c0=$(cpu_ticks "$3")
-    out=$(wrk -t2 -c50 -d"${SECS}s" "${SCHEME:-http}://127.0.0.1:$2$(url_of "$2")")
+    out=$(wrk -t"${4:-2}" -c50 -d"${SECS}s" "${SCHEME:-http}://127.0.0.1:$2$(url_of "$2")")
     c1=$(cpu_ticks "$3")
     echo "$out" >>"$TMP/$1.wrk"
     echo "$out" | awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
@@ -165,10 +166,16 @@ part_a() {
         port=$(echo "$who" | cut -d: -f2)
         wrk -t2 -c50 -d1s "http://127.0.0.1:$port$(url_of "$port")" >/dev/null # warm-up
     done
+    # Two setups, each in interleaved rounds: make bench's own (wrk -t2 -c50) and the one
+    # of issue 15 (wrk -t1 -c50), which leaves the server a core of its own.
     for _ in $(seq "$rounds"); do
         for who in $servers; do
             IFS=: read -r name port pid <<<"$who"
             wrk_run "$name" "$port" "$pid"
+        done
+        for who in "internal:$BI_PORT:$BI_PID" "sockgate:$SG_PORT:$SG_PID"; do
+            IFS=: read -r name port pid <<<"$who"
+            wrk_run "$name-t1" "$port" "$pid" 1
         done
     done
     for who in $servers; do
@@ -180,6 +187,8 @@ part_a() {
         "sockgate (defaults, access log on) vs a minimal MHD server answering a fixed list, on MHD's internal epoll thread"
     row "a. same, vs one-thread MHD loop" "$(rate_of sockgate)" "$(rate_of external)" \
         "the same minimal server run as sockgate runs MHD: MHD_run from a one-thread epoll loop"
+    row "a. same, wrk -t1 -c50, req/s" "$(rate_of sockgate-t1)" "$(rate_of internal-t1)" \
+        "one wrk thread, so the server has a core to itself: vs the internal-thread MHD server"
     row "a. server CPU per request, us" "$(cpu_of sockgate)" "$(cpu_of internal)" \
         "utime+stime of the server process / requests, during the runs above" lower
     if [ -n "${SOCKGATE_BEFORE:-}" ]; then

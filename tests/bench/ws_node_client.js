@@ -11,19 +11,22 @@
  * content itself is checked by the lean client's runs.
  *
  * With --gateway, a sockgate socket is made and connected to 127.0.0.1:HTTP_PORT over REST
- * first, then bridged with /sockets/<id>/ws (the work a page would do too).
+ * first, then bridged with /sockets/<id>/ws (the work a page would do too). BENCH_TLS=1
+ * does that over https:// and wss:// to localhost (the HTTPS listener; trust its
+ * certificate with NODE_EXTRA_CA_CERTS).
  */
 'use strict';
 
 async function gatewaySocket(gwPort, httpPort) {
-  const base = `http://127.0.0.1:${gwPort}`;
+  const tls = process.env.BENCH_TLS === '1';
+  const base = tls ? `https://localhost:${gwPort}` : `http://127.0.0.1:${gwPort}`;
   const made = await (await fetch(`${base}/sockets`, { method: 'POST' })).json();
   const id = made[2];
   const conn = await (await fetch(`${base}/sockets/${id}/connect`, {
     method: 'POST', body: JSON.stringify(['127.0.0.1', httpPort]),
   })).json();
   if (conn[1] !== 'ok') throw new Error(`connect: ${JSON.stringify(conn)}`);
-  return `ws://127.0.0.1:${gwPort}/sockets/${id}/ws`;
+  return `${base.replace(/^http/, 'ws')}/sockets/${id}/ws`;
 }
 
 async function main() {

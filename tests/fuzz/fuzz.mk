@@ -14,10 +14,10 @@
 #   FUZZ_LDLIBS_<name>  extra libraries (-lm, ...)
 FUZZ_SRC_codec := engine/codec.c
 # args.c names commands through engine.c, which brings the rest of the engine with it.
-FUZZ_SRC_args := server/args.c server/services.c $(wildcard engine/*.c)
+FUZZ_SRC_args := server/args.c server/commands.c server/services.c $(wildcard engine/*.c)
 FUZZ_LDLIBS_args := -lcjson -lcares -lgnutls -lm
 FUZZ_SRC_policy := engine/policy.c engine/errname.c
-FUZZ_SRC_listen := server/config.c
+FUZZ_SRC_listen := server/config.c engine/addr.c
 FUZZ_SRC_jsl := $(wildcard web/jsl_*.c)
 FUZZ_CFLAGS_jsl := -Itests/unit
 FUZZ_LDLIBS_jsl := -lcjson

@@ -112,6 +112,8 @@ static char *query_as_json(const struct args_kv *q, size_t nq)
     if (!obj)
         return NULL;
     for (size_t i = 0; i < nq; i++) {
+        if (strcmp(q[i].key, "token") == 0)
+            continue; /* the credential: a query parameter only, never an argument */
         cJSON *v = q[i].value ? cJSON_CreateString(q[i].value) : cJSON_CreateTrue();
         if (!v || !cJSON_AddItemToObject(obj, q[i].key, v)) {
             cJSON_Delete(v);

@@ -23,6 +23,29 @@
 
 #include "harness.h"
 
+/* The group most command tests run in: one server `srv` (--max-wait 5) for the whole
+ * file, started by group_setup and stopped by group_teardown, and test_clean_exit, which
+ * checks that it leaked nothing (put it last). */
+#define CU_SERVER_GROUP(srv)                                                        \
+    static struct hx_server srv;                                                    \
+    static int group_setup(void **state)                                            \
+    {                                                                               \
+        (void)state;                                                                \
+        static const char *const args[] = {"--max-wait", "5", NULL};                \
+        hx_start(&srv, args);                                                       \
+        return 0;                                                                   \
+    }                                                                               \
+    static int group_teardown(void **state)                                         \
+    {                                                                               \
+        (void)state;                                                                \
+        return cu_teardown(&srv);                                                   \
+    }                                                                               \
+    static void test_clean_exit(void **state)                                       \
+    {                                                                               \
+        (void)state;                                                                \
+        cu_test_clean_exit(&srv);                                                   \
+    }
+
 /* POST /sockets/<id>/<cmd> with a printf-formatted body (fmt NULL: no body). */
 static inline void cu_cmdf(const struct hx_server *s, const char *id, const char *cmd,
                            struct hx_response *r, const char *fmt, ...)

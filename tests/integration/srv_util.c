@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,4 +189,57 @@ void su_start_exposed(struct hx_server *s, const char *const *extra)
         args[n++] = extra[i];
     args[n] = NULL;
     su_start_env(s, args, NULL, port);
+}
+
+/* Reads from fd until end of stream or timeout_ms; returns the bytes (NUL-terminated,
+ * at most cap - 1). */
+size_t su_read_all(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    size_t len = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (len < cap - 1 && poll(&p, 1, timeout_ms) > 0) {
+        ssize_t k = read(fd, buf + len, cap - 1 - len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+/* Runs the binary with args (and one NAME=value in its environment, or NULL); returns its
+ * exit status. Its output goes to out. */
+int su_run_binary(const char *const *args, const char *env, char *out, size_t outlen)
+{
+    const char *bin = getenv("SOCKGATE_BIN") ? getenv("SOCKGATE_BIN") : "build/sockgate";
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        if (env)
+            putenv((char *)env);
+        const char *argv[16] = {bin};
+        for (int i = 0; args[i] && i < 14; i++)
+            argv[i + 1] = args[i];
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    su_read_all(fds[0], out, outlen, 1500);
+    close(fds[0]);
+    /* A binary that took the settings runs on: that is a failure, not a hang. */
+    int st;
+    for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) == 0; i++)
+        usleep(10000);
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        return -1;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -60,4 +60,13 @@ const char *su_wait_log(const struct hx_server *s, const char *needle, char *buf
  * the test still talks to it on 127.0.0.1:<port>. extra: NULL-terminated, at most 8. */
 void su_start_exposed(struct hx_server *s, const char *const *extra);
 
+/* Reads from fd until end of stream or timeout_ms; returns the bytes (NUL-terminated,
+ * at most cap - 1). */
+size_t su_read_all(int fd, char *buf, size_t cap, int timeout_ms);
+/* Runs the server binary ($SOCKGATE_BIN) with args (NULL-terminated, at most 14) and one
+ * NAME=value in its environment (or NULL); its stdout and stderr go to out. Returns its
+ * exit status, or -1 when it was still running after about 2.5 s (it took the settings
+ * and ran on) or died of a signal. */
+int su_run_binary(const char *const *args, const char *env, char *out, size_t outlen);
+
 #endif

@@ -20,27 +20,7 @@
 #include "harness.h"
 #include "cmd_util.h"
 
-static struct hx_server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    static const char *const args[] = {"--max-wait", "5", NULL};
-    hx_start(&srv, args);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    return cu_teardown(&srv);
-}
-
-static void test_clean_exit(void **state)
-{
-    (void)state;
-    cu_test_clean_exit(&srv);
-}
+CU_SERVER_GROUP(srv)
 
 /* Runs cmd with a body or a query string; returns the whole answer body (malloc'd). */
 static char *answer_of(const char *id, const char *cmd, const char *query, const char *body,

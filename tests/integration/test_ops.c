@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "srv_util.h"
 
 /* The value of a metric line that starts with `prefix`, or -1 when absent. */
 static double metric(const char *text, const char *prefix)
@@ -168,39 +169,11 @@ static void test_environment_variables(void **state)
     assert_int_equal(hx_stop(&srv), 0);
 }
 
-/* Runs the binary with args and returns its exit status; its stdout goes to out. */
-static int run_binary(const char *const *args, char *out, size_t outlen)
-{
-    const char *bin = getenv("SOCKGATE_BIN") ? getenv("SOCKGATE_BIN") : "build/sockgate";
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        const char *argv[16] = {bin};
-        for (int i = 0; args[i] && i < 14; i++)
-            argv[i + 1] = args[i];
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t k;
-    while (n < outlen - 1 && (k = read(fds[0], out + n, outlen - 1 - n)) > 0)
-        n += (size_t)k;
-    out[n] = '\0';
-    close(fds[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_help_version_and_bad_flags(void **state)
 {
     (void)state;
     static char out[16384];
-    assert_int_equal(run_binary((const char *[]){"--help", NULL}, out, sizeof(out)), 0);
+    assert_int_equal(su_run_binary((const char *[]){"--help", NULL}, NULL, out, sizeof(out)), 0);
     const char *flags[] = {"--listen", "--max-wait", "--token", "--allow", "--deny", "--allow-bind",
                            "--max-sockets", "--max-body", "--max-recv", "--max-waits",
                            "--max-connections", "--max-connections-per-ip", "--idle-timeout",
@@ -209,12 +182,12 @@ static void test_help_version_and_bad_flags(void **state)
         if (!strstr(out, flags[i]))
             fail_msg("--help does not list %s", flags[i]);
     assert_non_null(strstr(out, "SOCKGATE_LISTEN"));
-    assert_int_equal(run_binary((const char *[]){"--version", NULL}, out, sizeof(out)), 0);
+    assert_int_equal(su_run_binary((const char *[]){"--version", NULL}, NULL, out, sizeof(out)), 0);
     assert_non_null(strstr(out, "sockgate "));
-    assert_int_equal(run_binary((const char *[]){"--max-wait", "soon", NULL}, out, sizeof(out)), 2);
+    assert_int_equal(su_run_binary((const char *[]){"--max-wait", "soon", NULL}, NULL, out, sizeof(out)), 2);
     assert_non_null(strstr(out, "max-wait"));
-    assert_int_equal(run_binary((const char *[]){"--listen", "nowhere", NULL}, out, sizeof(out)), 2);
-    assert_int_equal(run_binary((const char *[]){"--deny", "300.1.1.1/8", NULL}, out, sizeof(out)), 1);
+    assert_int_equal(su_run_binary((const char *[]){"--listen", "nowhere", NULL}, NULL, out, sizeof(out)), 2);
+    assert_int_equal(su_run_binary((const char *[]){"--deny", "300.1.1.1/8", NULL}, NULL, out, sizeof(out)), 1);
 }
 
 int main(void)

@@ -560,8 +560,8 @@ static void test_socket_rejections(void **state)
     const struct {
         const char *body, *query, *err;
     } bad[] = {
-        {"{", NULL, "the body is not valid JSON"},
-        {"[\"STREAM\"] junk", NULL, "the body is not valid JSON"},
+        {"{", NULL, "the body is not valid JSON (near offset 1)"},
+        {"[\"STREAM\"] junk", NULL, "the body is not valid JSON (near offset 11)"},
         {"{\"type\":\"RAW\"}", NULL, "type must be STREAM or DGRAM, not 'RAW'"},
         {"[\"SEQPACKET\"]", NULL, "type must be STREAM or DGRAM, not 'SEQPACKET'"},
         {NULL, "type=RAW", "type must be STREAM or DGRAM, not 'RAW'"},

@@ -1,5 +1,5 @@
 /*
- * Regression tests from a review of engine/: connect after a failed connect, connect to
+ * Connecting and listening at their edges: connect after a failed connect, connect to
  * a name with several addresses from a bound socket, and listen on a socket that was
  * never bound (which must not listen on every address without --allow-bind). Real
  * server, real loopback sockets only.
@@ -236,5 +236,5 @@ int main(void)
         cmocka_unit_test(test_recv_does_not_steal_connect_error),
         cmocka_unit_test(test_clean_exit),
     };
-    return cmocka_run_group_tests_name("engine review", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("connect_listen", tests, group_setup, group_teardown);
 }
