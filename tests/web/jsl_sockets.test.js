@@ -141,3 +141,25 @@ test('a gateway that cannot be reached, or refuses the token, is an error of the
   assert.match(r.errors[0].message, /Socket\(\) takes STREAM, DGRAM, IPV4 or IPV6, not STREEM/);
   assert.equal(r.out, '1\n');
 });
+
+test('Get Addr Info and Get Name Info answer JMP\'s lists, with JMP\'s names', async () => {
+  const r = await run(`Show(Get Addr Info("localhost", 80));
+rc = Get Name Info("127.0.0.1", "80");
+Print(rc, rc[3][4]);
+Print(Get Addr Info("127.0.0.1"));
+Print(Get Addr Info("localhost", "nosuchservice")[1]);`);
+  assert.equal(r.out, [
+    'Get Addr Info("localhost", 80) = {"Get Addr Info", "ok", {"PF_INET", "SOCK_0", "IPPROTO_0", ' +
+      '"127.0.0.1", "80"}, {"PF_INET6", "SOCK_0", "IPPROTO_0", "::1", "80"}}',
+    '{"Get Name Info", "ok", {"PF_INET", "SOCK_0", "IPPROTO_0", "localhost", "80"}}',
+    '"localhost"',
+    '{"Get Addr Info", "ok", {"PF_INET", "SOCK_0", "IPPROTO_0", "127.0.0.1", "0"}}',
+    '"Get Addr Info"', ''].join('\n'));
+  assert.deepEqual(r.calls.map((c) => `${c.method} ${c.path} ${c.status}`), [
+    'GET /getaddrinfo?name=localhost&port=80 200',
+    'GET /getnameinfo?address=127.0.0.1&port=80 200',
+    'GET /getaddrinfo?name=127.0.0.1 200',
+    'GET /getaddrinfo?name=localhost&port=nosuchservice 400',
+  ]);
+  assert.match(r.calls[3].answer[1], /^INVAL: /);
+});
