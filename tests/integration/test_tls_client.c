@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,53 @@ static void test_bad_tls_arguments(void **state)
     cu_healthz(&server);
 }
 
+static void test_close_sends_close_notify(void **state)
+{
+    (void)state;
+    /* The peer is a GnuTLS server session in this test: it can tell close_notify (a read
+     * of 0) from a connection that merely ended (GNUTLS_E_PREMATURE_TERMINATION). */
+    uint16_t port;
+    int lfd = hx_tcp_listener(false, &port);
+    char id[64], path[128], body[160];
+    hx_socket(&server, NULL, id);
+    snprintf(path, sizeof(path), "/sockets/%s/connect", id);
+    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":%u,\"tls\":true,"
+             "\"verify\":false}", port);
+    int fd = hx_send_only(&server, "POST", path, body);
+    int peer = hx_accept(lfd);
+    gnutls_certificate_credentials_t cred;
+    gnutls_session_t session;
+    char cert[256], key[256];
+    assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
+    assert_int_equal(gnutls_certificate_set_x509_key_file(cred, tu_path(&certs, "localhost.pem",
+                     cert), tu_path(&certs, "localhost.key", key), GNUTLS_X509_FMT_PEM), 0);
+    assert_int_equal(gnutls_init(&session, GNUTLS_SERVER), 0);
+    gnutls_set_default_priority(session);
+    gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, cred);
+    gnutls_transport_set_int(session, peer);
+    gnutls_record_set_timeout(session, 5000);
+    gnutls_handshake_set_timeout(session, 5000);
+    int rc;
+    do
+        rc = gnutls_handshake(session);
+    while (rc < 0 && !gnutls_error_is_fatal(rc));
+    assert_int_equal(rc, 0);
+    struct hx_response r;
+    hx_read_response(fd, 5000, &r);
+    close(fd);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    cu_ok(&server, id, "send", "[\"bye soon\"]");
+    char buf[32];
+    assert_int_equal(gnutls_record_recv(session, buf, sizeof(buf)), 8);
+    cu_ok(&server, id, "close", NULL);
+    assert_int_equal(gnutls_record_recv(session, buf, sizeof(buf)), 0); /* close_notify */
+    gnutls_deinit(session);
+    gnutls_certificate_free_credentials(cred);
+    close(peer);
+    close(lfd);
+}
+
 static void test_clean_exit(void **state)
 {
     (void)state;
@@ -385,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_peer_that_does_not_speak_tls),
         cmocka_unit_test(test_handshake_has_its_own_deadline),
         cmocka_unit_test(test_bad_tls_arguments),
+        cmocka_unit_test(test_close_sends_close_notify),
         cmocka_unit_test(test_clean_exit),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
