@@ -367,6 +367,70 @@ static void test_bad_tls_arguments(void **state)
     cu_healthz(&server);
 }
 
+static void test_rejected_client_certificate(void **state)
+{
+    (void)state;
+    /* A client certificate the server's CA never signed: self-signed, made here. */
+    char cmd[1024], ca[256], pem[256], key[256];
+    snprintf(cmd, sizeof(cmd), "cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout "
+             "rogue.key -out rogue.pem -days 2 -subj /CN=rogue >/dev/null 2>&1", certs.dir);
+    assert_int_equal(system(cmd), 0);
+    const char *args[] = {"-www", "-tls1_2", "-Verify", "1", "-CAfile",
+                          tu_path(&certs, "ca.pem", ca), NULL};
+    struct tu_proc peer;
+    tu_s_server(&peer, &certs, "localhost", args);
+    FILE *f = fopen(tu_path(&certs, "rogue.pem", pem), "r");
+    FILE *k = fopen(tu_path(&certs, "rogue.key", key), "r");
+    assert_true(f && k);
+    char p[4096] = "", kk[4096] = "";
+    assert_true(fread(p, 1, sizeof(p) - 1, f) > 0 && fread(kk, 1, sizeof(kk) - 1, k) > 0);
+    fclose(f);
+    fclose(k);
+    static char extra[20000];
+    char jp[6000], jk[6000];
+    snprintf(extra, sizeof(extra), "%s,\"cert\":%s,\"key\":%s", with_ca(),
+             tu_json_str(p, jp, sizeof(jp)), tu_json_str(kk, jk, sizeof(jk)));
+    expect_refused("localhost", peer.port, extra, "the server rejected the client certificate");
+    tu_proc_stop(&peer);
+}
+
+static void test_request_gone_during_handshake(void **state)
+{
+    (void)state;
+    /* The peer accepts and never answers; the request that started the handshake leaves:
+     * the wait is withdrawn and the socket stays, its TLS failed with a reason. */
+    uint16_t port;
+    int lfd = hx_tcp_listener(false, &port);
+    char id[64], path[128], body[160];
+    hx_socket(&server, NULL, id);
+    snprintf(path, sizeof(path), "/sockets/%s/connect", id);
+    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":%u,\"tls\":true,"
+             "\"verify\":false}", port);
+    int fd = hx_send_only(&server, "POST", path, body);
+    int peer = hx_accept(lfd);
+    char hello[5];
+    hx_read_exact(peer, hello, sizeof(hello)); /* the handshake has begun */
+    close(fd);
+    struct hx_response r;
+    for (int i = 0; i < 100; i++) {
+        usleep(20000);
+        cu_reqf(&server, "GET", NULL, &r, "/sockets/%s", id);
+        const cJSON *tls = cJSON_GetObjectItemCaseSensitive(r.json, "tls");
+        bool failed = cJSON_IsString(tls) && strcmp(tls->valuestring, "failed") == 0;
+        hx_response_free(&r);
+        if (failed)
+            break;
+    }
+    expect_tls_state(id, "failed");
+    hx_cmd(&server, id, "recv", "[10]", &r);
+    cu_expect_err(&r, 200, "recv", "TLS");
+    assert_non_null(strstr(hx_elem(&r, 1), "went away"));
+    hx_response_free(&r);
+    cu_ok(&server, id, "close", NULL);
+    close(peer);
+    close(lfd);
+}
+
 static void test_close_sends_close_notify(void **state)
 {
     (void)state;
@@ -433,6 +497,8 @@ int main(void)
         cmocka_unit_test(test_peer_that_does_not_speak_tls),
         cmocka_unit_test(test_handshake_has_its_own_deadline),
         cmocka_unit_test(test_bad_tls_arguments),
+        cmocka_unit_test(test_rejected_client_certificate),
+        cmocka_unit_test(test_request_gone_during_handshake),
         cmocka_unit_test(test_close_sends_close_notify),
         cmocka_unit_test(test_clean_exit),
     };
