@@ -311,7 +311,9 @@ static void describe_alert(const struct engi_tls *t, char *buf, size_t len)
     else if (t->gave_cert && (a == GNUTLS_A_BAD_CERTIFICATE || a == GNUTLS_A_UNKNOWN_CA ||
                               a == GNUTLS_A_CERTIFICATE_UNKNOWN ||
                               a == GNUTLS_A_UNSUPPORTED_CERTIFICATE ||
-                              a == GNUTLS_A_CERTIFICATE_EXPIRED || a == GNUTLS_A_DECRYPT_ERROR))
+                              a == GNUTLS_A_CERTIFICATE_EXPIRED || a == GNUTLS_A_DECRYPT_ERROR ||
+                              /* OpenSSL's answer to a certificate it cannot verify */
+                              (asked && a == GNUTLS_A_HANDSHAKE_FAILURE)))
         snprintf(buf, len, "the server rejected the client certificate (%s)",
                  name ? name : "alert");
     else if (a == GNUTLS_A_UNRECOGNIZED_NAME)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,117 @@ static void test_bad_tls_arguments(void **state)
     cu_healthz(&server);
 }
 
+static void test_rejected_client_certificate(void **state)
+{
+    (void)state;
+    /* A client certificate the server's CA never signed: self-signed, made here. */
+    char cmd[1024], ca[256], pem[256], key[256];
+    snprintf(cmd, sizeof(cmd), "cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout "
+             "rogue.key -out rogue.pem -days 2 -subj /CN=rogue >/dev/null 2>&1", certs.dir);
+    assert_int_equal(system(cmd), 0);
+    const char *args[] = {"-www", "-tls1_2", "-Verify", "1", "-CAfile",
+                          tu_path(&certs, "ca.pem", ca), NULL};
+    struct tu_proc peer;
+    tu_s_server(&peer, &certs, "localhost", args);
+    FILE *f = fopen(tu_path(&certs, "rogue.pem", pem), "r");
+    FILE *k = fopen(tu_path(&certs, "rogue.key", key), "r");
+    assert_true(f && k);
+    char p[4096] = "", kk[4096] = "";
+    assert_true(fread(p, 1, sizeof(p) - 1, f) > 0 && fread(kk, 1, sizeof(kk) - 1, k) > 0);
+    fclose(f);
+    fclose(k);
+    static char extra[20000];
+    char jp[6000], jk[6000];
+    snprintf(extra, sizeof(extra), "%s,\"cert\":%s,\"key\":%s", with_ca(),
+             tu_json_str(p, jp, sizeof(jp)), tu_json_str(kk, jk, sizeof(jk)));
+    expect_refused("localhost", peer.port, extra, "the server rejected the client certificate");
+    tu_proc_stop(&peer);
+}
+
+static void test_request_gone_during_handshake(void **state)
+{
+    (void)state;
+    /* The peer accepts and never answers; the request that started the handshake leaves:
+     * the wait is withdrawn and the socket stays, its TLS failed with a reason. */
+    uint16_t port;
+    int lfd = hx_tcp_listener(false, &port);
+    char id[64], path[128], body[160];
+    hx_socket(&server, NULL, id);
+    snprintf(path, sizeof(path), "/sockets/%s/connect", id);
+    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":%u,\"tls\":true,"
+             "\"verify\":false}", port);
+    int fd = hx_send_only(&server, "POST", path, body);
+    int peer = hx_accept(lfd);
+    char hello[5];
+    hx_read_exact(peer, hello, sizeof(hello)); /* the handshake has begun */
+    close(fd);
+    struct hx_response r;
+    for (int i = 0; i < 100; i++) {
+        usleep(20000);
+        cu_reqf(&server, "GET", NULL, &r, "/sockets/%s", id);
+        const cJSON *tls = cJSON_GetObjectItemCaseSensitive(r.json, "tls");
+        bool failed = cJSON_IsString(tls) && strcmp(tls->valuestring, "failed") == 0;
+        hx_response_free(&r);
+        if (failed)
+            break;
+    }
+    expect_tls_state(id, "failed");
+    hx_cmd(&server, id, "recv", "[10]", &r);
+    cu_expect_err(&r, 200, "recv", "TLS");
+    assert_non_null(strstr(hx_elem(&r, 1), "went away"));
+    hx_response_free(&r);
+    cu_ok(&server, id, "close", NULL);
+    close(peer);
+    close(lfd);
+}
+
+static void test_close_sends_close_notify(void **state)
+{
+    (void)state;
+    /* The peer is a GnuTLS server session in this test: it can tell close_notify (a read
+     * of 0) from a connection that merely ended (GNUTLS_E_PREMATURE_TERMINATION). */
+    uint16_t port;
+    int lfd = hx_tcp_listener(false, &port);
+    char id[64], path[128], body[160];
+    hx_socket(&server, NULL, id);
+    snprintf(path, sizeof(path), "/sockets/%s/connect", id);
+    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":%u,\"tls\":true,"
+             "\"verify\":false}", port);
+    int fd = hx_send_only(&server, "POST", path, body);
+    int peer = hx_accept(lfd);
+    gnutls_certificate_credentials_t cred;
+    gnutls_session_t session;
+    char cert[256], key[256];
+    assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
+    assert_int_equal(gnutls_certificate_set_x509_key_file(cred, tu_path(&certs, "localhost.pem",
+                     cert), tu_path(&certs, "localhost.key", key), GNUTLS_X509_FMT_PEM), 0);
+    assert_int_equal(gnutls_init(&session, GNUTLS_SERVER), 0);
+    gnutls_set_default_priority(session);
+    gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, cred);
+    gnutls_transport_set_int(session, peer);
+    gnutls_record_set_timeout(session, 5000);
+    gnutls_handshake_set_timeout(session, 5000);
+    int rc;
+    do
+        rc = gnutls_handshake(session);
+    while (rc < 0 && !gnutls_error_is_fatal(rc));
+    assert_int_equal(rc, 0);
+    struct hx_response r;
+    hx_read_response(fd, 5000, &r);
+    close(fd);
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    cu_ok(&server, id, "send", "[\"bye soon\"]");
+    char buf[32];
+    assert_int_equal(gnutls_record_recv(session, buf, sizeof(buf)), 8);
+    cu_ok(&server, id, "close", NULL);
+    assert_int_equal(gnutls_record_recv(session, buf, sizeof(buf)), 0); /* close_notify */
+    gnutls_deinit(session);
+    gnutls_certificate_free_credentials(cred);
+    close(peer);
+    close(lfd);
+}
+
 static void test_clean_exit(void **state)
 {
     (void)state;
@@ -385,6 +497,9 @@ int main(void)
         cmocka_unit_test(test_peer_that_does_not_speak_tls),
         cmocka_unit_test(test_handshake_has_its_own_deadline),
         cmocka_unit_test(test_bad_tls_arguments),
+        cmocka_unit_test(test_rejected_client_certificate),
+        cmocka_unit_test(test_request_gone_during_handshake),
+        cmocka_unit_test(test_close_sends_close_notify),
         cmocka_unit_test(test_clean_exit),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

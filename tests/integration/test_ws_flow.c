@@ -186,6 +186,56 @@ static void test_100mb_client_to_peer(void **state)
     free(got);
 }
 
+/* close from REST in the middle of a 100 MB transfer: what came is a true prefix of
+ * what the peer sent, the Close is 1001, and the peer's writes fail rather than hang. */
+static void test_rest_close_mid_transfer(void **state)
+{
+    (void)state;
+    uint8_t *want = malloc(1 << 20);
+    assert_non_null(want);
+    char id[64];
+    struct wsc c;
+    int peer = wu_bridge(&srv, id, &c);
+    pid_t child = write_in_child(peer);
+    close(peer);
+    uint64_t total = 0;
+    bool closed = false;
+    unsigned code = 0;
+    while (!closed) {
+        struct wsc_chunk ch;
+        int r = wsc_next(&c, &ch);
+        if (r < 0)
+            fail_msg("ended without a Close (%d) after %llu bytes", r, (unsigned long long)total);
+        if (ch.opcode == WSC_OP_CLOSE) {
+            code = wsc_close_code(ch.data, ch.len);
+            closed = true;
+            break;
+        }
+        pattern(want, total, ch.len);
+        if (memcmp(want, ch.data, ch.len) != 0)
+            fail_msg("bytes differ near offset %llu", (unsigned long long)total);
+        uint64_t before = total;
+        total += ch.len;
+        if (before < (8u << 20) && total >= (8u << 20)) {
+            char path[96];
+            snprintf(path, sizeof(path), "/sockets/%s", id);
+            struct hx_response r2;
+            hx_request(&srv, "DELETE", path, NULL, &r2);
+            hx_expect(&r2, 200, "close", "ok");
+            hx_response_free(&r2);
+        }
+    }
+    assert_int_equal(code, 1001);
+    assert_true(total >= (8u << 20) && total < BIG);
+    wsc_send_close(&c, 1001, NULL);
+    wsc_close(&c);
+    /* The writer finds the socket gone. */
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    free(want);
+}
+
 /* Writes to fd without blocking until it has taken nothing for 300 ms (or 5 s passed);
  * returns the bytes taken. */
 static uint64_t write_until_stalled(int fd, const uint8_t *chunk, size_t len)
@@ -377,6 +427,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_100mb_peer_to_client),
         cmocka_unit_test(test_100mb_client_to_peer),
+        cmocka_unit_test(test_rest_close_mid_transfer),
         cmocka_unit_test(test_slow_client_stops_the_peer),
         cmocka_unit_test(test_slow_peer_stops_the_client),
         cmocka_unit_test_teardown(test_pings_and_idle_timeout, su_stop_leftovers),
