@@ -163,7 +163,10 @@ void srv_suspend(struct srv_req *r)
     r->srv->suspended++;
     if (ci) {
         eng_watch_init(&r->gone, ci->connect_fd, client_gone);
-        eng_watch_set(r->srv->loop, &r->gone, EPOLLRDHUP);
+        int rc = eng_watch_set(r->srv->loop, &r->gone, EPOLLRDHUP);
+        if (rc < 0)
+            log_line(r->srv->cfg, "cannot watch a waiting client for its leaving (%s): its "
+                                  "wait runs to its end", strerror(-rc));
     }
 }
 
