@@ -53,7 +53,11 @@ int engi_tls_start(struct eng_op *op)
      * hold a connect for the whole of --max-wait. The earlier deadline wins. */
     uint64_t deadline = eng_now_ms() + engi_tls_handshake_ms(s->e);
     if (!eng_timer_armed(&op->timer) || op->timer.deadline_ms > deadline) {
-        eng_timer_start(s->e->loop, &op->timer, deadline);
+        if (eng_timer_start(s->e->loop, &op->timer, deadline) < 0) {
+            engi_op_finish(op, engi_list_err(op->cmd, ENG_ELIMIT,
+                                             "no timer is free for the TLS handshake"));
+            return 1;
+        }
         op->handshake_deadline = true;
     }
     return engi_try_handshake(op);

@@ -97,11 +97,17 @@ struct eng *eng_new(struct eng_loop *loop, const struct eng_config *cfg)
     e->next_num = cfg->first_id ? cfg->first_id : 1;
     eng_timer_init(&e->kick_timer, kick_run);
     eng_hook_init(&e->collect_hook, collect_before_sleep);
+    /* Room for a timer per wait and the engine's own: a wait never lacks its timeout. */
+    if (eng_loop_reserve_timers(loop, cfg->max_waits + ENGI_OWN_TIMERS) < 0) {
+        free(e);
+        return NULL;
+    }
     e->buckets = calloc(ENGI_HASH_BUCKETS, sizeof(*e->buckets));
     e->resolver = engi_resolver_new(e);
     if (!e->buckets || !e->resolver) {
         engi_resolver_free(e->resolver);
         free(e->buckets);
+        eng_loop_release_timers(loop, cfg->max_waits + ENGI_OWN_TIMERS);
         free(e);
         return NULL;
     }
@@ -127,6 +133,7 @@ void eng_free(struct eng *e)
     engi_tls_engine_free(e);
     engi_resolver_free(e->resolver);
     free(e->buckets);
+    eng_loop_release_timers(e->loop, e->cfg.max_waits + ENGI_OWN_TIMERS);
     free(e);
 }
 
@@ -492,6 +499,23 @@ static struct eng_list *exec_now(struct eng_socket *s, const struct eng_request 
     }
 }
 
+/* A wait that cannot be set up (no timer for its timeout, or the loop refused the
+ * socket's watch: rc) is answered now, LIMIT, rather than left waiting for what would
+ * never come. Frees op. */
+static struct eng_list *wait_refused(struct eng_op *op, bool no_timer, int rc)
+{
+    struct eng_socket *s = op->sock;
+    enum eng_cmd cmd = op->cmd;
+    engi_op_free(op);
+    /* Back to what the operations before it wait for; if that fails too, their own run
+     * answers them (engi_socket_update_watch). */
+    engi_socket_update_watch(s);
+    if (no_timer)
+        return engi_list_err(cmd, ENG_ELIMIT, "no timer is free for this wait");
+    return engi_list_err(cmd, ENG_ELIMIT, "the event loop cannot watch this socket: %s",
+                         strerror(-rc));
+}
+
 int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request *req,
              eng_done_fn done, void *ctx, struct eng_list **now, struct eng_op **opp)
 {
@@ -527,7 +551,11 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
             return -ENOMEM;
         }
         engi_op_enqueue(op);
-        engi_op_start_timer(op, req->timeout > 0 ? req->timeout : -1);
+        if (engi_op_start_timer(op, req->timeout > 0 ? req->timeout : -1) < 0) {
+            eng_list_free(*now);
+            *now = wait_refused(op, true, -ENOMEM);
+            return *now ? 0 : -ENOMEM;
+        }
         engi_kick(s);
         return 0;
     }
@@ -561,8 +589,15 @@ int eng_exec(struct eng *e, int owner, const char *id, const struct eng_request 
     double limit = e->cfg.max_wait;
     if (req->timeout >= 0 && req->timeout < limit)
         limit = req->timeout;
-    engi_op_start_timer(op, limit);
-    engi_socket_update_watch(s);
+    if (engi_op_start_timer(op, limit) < 0) {
+        *now = wait_refused(op, true, -ENOMEM);
+        return *now ? 0 : -ENOMEM;
+    }
+    int rc = engi_socket_set_watch(s);
+    if (rc < 0) {
+        *now = wait_refused(op, false, rc);
+        return *now ? 0 : -ENOMEM;
+    }
     *opp = op;
     return ENG_PENDING;
 }

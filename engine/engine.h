@@ -84,9 +84,10 @@ struct eng_request {
 
 /* One element of an answer. Data elements hold raw bytes the caller must encode. */
 struct eng_item {
-    char *bytes;                /* owned; NUL-terminated for convenience */
+    char *bytes;                /* owned (unless borrowed); NUL-terminated for convenience */
     size_t len;                 /* without the NUL */
     bool is_data;               /* raw socket bytes (encode) rather than text */
+    bool borrowed;              /* static text (the command's name, "ok"): never freed */
 };
 
 #define ENG_LIST_INLINE 8       /* elements held in the list itself; more are allocated */

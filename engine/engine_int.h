@@ -16,6 +16,7 @@
 #define ENGI_MAX_ADDRS 16             /* resolved addresses tried by connect */
 #define ENGI_TURN_OPS 32              /* operations a socket finishes per loop turn... */
 #define ENGI_TURN_BYTES (256u << 10)  /* ...or bytes it moves, whichever comes first */
+#define ENGI_OWN_TIMERS 2             /* the kick and the resolver's, beside one per wait */
 
 enum engi_state {
     ENGI_NEW,
@@ -53,6 +54,7 @@ struct eng_socket {
     bool nonblocking;                /* FIONBIO: commands never wait */
     bool bound;                      /* bind succeeded: connect must keep that address */
     bool kicked;                     /* on the engine's kick list */
+    int watch_failed;                /* -errno of a watch the loop refused, else 0 */
     struct eng_watch watch;          /* readiness of fd */
     struct engi_queue readq;         /* recv, recvfrom, accept in arrival order */
     struct engi_queue writeq;        /* connect, send, sendto in arrival order */
@@ -183,8 +185,15 @@ void engi_op_finish(struct eng_op *op, struct eng_list *list);
 /* The queue an operation waits in: readq for recv/recvfrom/accept, writeq otherwise. */
 struct engi_queue *engi_op_queue_for(struct eng_op *op);
 void engi_op_enqueue(struct eng_op *op);
-void engi_op_start_timer(struct eng_op *op, double timeout);
+/* Arms op's timeout (timeout < 0: none). Returns 0, or -ENOMEM when the loop has no room
+ * left for a timer (something armed more than it reserved). */
+int engi_op_start_timer(struct eng_op *op, double timeout);
 void engi_socket_run(struct eng_socket *s);
+/* Registers with the loop the events the socket's queue heads (or its stream) wait for.
+ * Returns 0 or -errno (epoll_ctl refused: out of memory or of watches). */
+int engi_socket_set_watch(struct eng_socket *s);
+/* engi_socket_set_watch for the loop's own paths: a failure is remembered and the socket
+ * kicked, and its next run answers every operation waiting on it (none could be woken). */
 void engi_socket_update_watch(struct eng_socket *s);
 void engi_socket_ready(struct eng_watch *w, uint32_t events);
 /* Tries an operation once. Returns 1 when it finished (its answer delivered), 0 when it

@@ -15,7 +15,8 @@ void eng_list_free(struct eng_list *l)
     if (!l)
         return;
     for (int i = 0; i < l->nitems; i++)
-        free(l->items[i].bytes);
+        if (!l->items[i].borrowed)
+            free(l->items[i].bytes);
     if (l->items != l->inline_items)
         free(l->items);
     free(l);
@@ -74,10 +75,11 @@ struct eng_list *engi_list_new(enum eng_cmd cmd)
     l->cmd = cmd;
     l->items = l->inline_items;
     l->cap = ENG_LIST_INLINE;
-    if (engi_list_add_str(l, eng_cmd_name(cmd)) < 0 || engi_list_add_str(l, "ok") < 0) {
-        eng_list_free(l);
-        return NULL;
-    }
+    /* Every answer starts with these two: static text, not a copy each time. */
+    const char *name = eng_cmd_name(cmd);
+    l->items[0] = (struct eng_item){.bytes = (char *)name, .len = strlen(name), .borrowed = true};
+    l->items[1] = (struct eng_item){.bytes = (char *)"ok", .len = 2, .borrowed = true};
+    l->nitems = 2;
     return l;
 }
 
@@ -95,7 +97,8 @@ static void list_set_err_v(struct eng_list *l, int code, const char *fmt, va_lis
     if (!copy)
         return;
     memcpy(copy, text, len + 1);
-    free(l->items[1].bytes);
+    if (!l->items[1].borrowed)
+        free(l->items[1].bytes);
     l->items[1] = (struct eng_item){.bytes = copy, .len = len, .is_data = false};
 }
 

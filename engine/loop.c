@@ -48,6 +48,26 @@ struct eng_loop *eng_loop_new(size_t max_timers)
     return loop;
 }
 
+int eng_loop_reserve_timers(struct eng_loop *loop, size_t n)
+{
+    if (n > SIZE_MAX / sizeof(*loop->heap) - loop->heap_cap)
+        return -ENOMEM;
+    size_t cap = loop->heap_cap + n;
+    struct eng_timer **heap = realloc(loop->heap, (cap ? cap : 1) * sizeof(*heap));
+    if (!heap)
+        return -ENOMEM;
+    loop->heap = heap;
+    loop->heap_cap = cap;
+    return 0;
+}
+
+void eng_loop_release_timers(struct eng_loop *loop, size_t n)
+{
+    /* The memory stays: only the promise shrinks, never below what is armed. */
+    size_t cap = n < loop->heap_cap ? loop->heap_cap - n : 0;
+    loop->heap_cap = cap > loop->heap_len ? cap : loop->heap_len;
+}
+
 void eng_loop_free(struct eng_loop *loop)
 {
     if (!loop)

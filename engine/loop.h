@@ -47,6 +47,11 @@ struct eng_hook {
 
 /* Creates a loop that holds at most `max_timers` armed timers. NULL on failure. */
 struct eng_loop *eng_loop_new(size_t max_timers);
+/* A subsystem that arms up to n timers of its own reserves room for them here, so that
+ * its creator need not know its needs (the engine: one per wait). Returns 0 or -ENOMEM;
+ * _release gives the room back when the subsystem goes. */
+int eng_loop_reserve_timers(struct eng_loop *loop, size_t n);
+void eng_loop_release_timers(struct eng_loop *loop, size_t n);
 void eng_loop_free(struct eng_loop *loop);
 
 /* Monotonic milliseconds, the clock of every deadline. */

@@ -5,6 +5,7 @@
  * which hands its answer to eng_exec (while still inside it) or to the done callback.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -128,19 +129,19 @@ void engi_op_enqueue(struct eng_op *op)
     q->tail = op;
 }
 
-void engi_op_start_timer(struct eng_op *op, double timeout)
+int engi_op_start_timer(struct eng_op *op, double timeout)
 {
     if (timeout < 0)
-        return;
+        return 0;
     uint64_t ms = (uint64_t)(timeout * 1000.0 + 0.5);
     op->timeout_ms = ms;
     uint64_t deadline = eng_now_ms() + ms;
     /* A handshake that began while eng_exec tried the operation has its own, earlier
      * deadline already. */
     if (op->handshake_deadline && eng_timer_armed(&op->timer) && op->timer.deadline_ms <= deadline)
-        return;
+        return 0;
     op->handshake_deadline = false;
-    eng_timer_start(op->e->loop, &op->timer, deadline);
+    return eng_timer_start(op->e->loop, &op->timer, deadline);
 }
 
 /* A background error names its socket at the same place as a result does, with empty
@@ -296,12 +297,38 @@ static bool queue_run(struct engi_queue *q, unsigned *budget, uint64_t bytes_lim
 
 void engi_socket_update_watch(struct eng_socket *s)
 {
-    if (s->state == ENGI_CLOSED)
-        return;
+    int rc = engi_socket_set_watch(s);
+    /* With nothing waiting, a refused change matters not: closing the fd drops it. */
+    bool waiting = s->readq.head || s->writeq.head || s->stream;
+    if (rc < 0 && waiting && !s->watch_failed) {
+        /* Not answered here: this runs inside callers that hold operations. */
+        s->watch_failed = rc;
+        engi_kick(s);
+    }
+}
+
+/* The loop refused the socket's watch: every operation waiting on it is answered LIMIT,
+ * as none could ever be woken, and a stream ends with the socket. */
+static void socket_watch_failed(struct eng_socket *s)
+{
+    char why[128];
+    snprintf(why, sizeof(why), "the event loop cannot watch this socket: %s",
+             strerror(-s->watch_failed));
+    s->watch_failed = 0;
     if (s->stream) {
-        eng_watch_set(s->e->loop, &s->watch, engi_stream_epoll_events(s));
+        engi_socket_close(s, ENG_ECLOSED);
         return;
     }
+    engi_socket_fail_queued(s, ENG_ELIMIT, why);
+    engi_socket_update_watch(s);
+}
+
+int engi_socket_set_watch(struct eng_socket *s)
+{
+    if (s->state == ENGI_CLOSED)
+        return 0;
+    if (s->stream)
+        return eng_watch_set(s->e->loop, &s->watch, engi_stream_epoll_events(s));
     uint32_t ev = engi_tx_events(s); /* a handshake's direction, a TLS record to send */
     struct eng_op *r = s->readq.head, *w = s->writeq.head;
     bool reads = r && r->phase == ENGI_PH_READINESS && !engi_tls_handshaking(s);
@@ -309,14 +336,19 @@ void engi_socket_update_watch(struct eng_socket *s)
         ev |= EPOLLIN;
     if (w && (w->phase == ENGI_PH_READINESS || w->phase == ENGI_PH_CONNECTING))
         ev |= EPOLLOUT;
-    eng_watch_set(s->e->loop, &s->watch, ev);
+    int rc = eng_watch_set(s->e->loop, &s->watch, ev);
     /* Plaintext GnuTLS holds already never makes the fd readable: look on the next turn. */
     if (reads && engi_tx_held(s) > 0)
         engi_kick(s);
+    return rc;
 }
 
 void engi_socket_run(struct eng_socket *s)
 {
+    if (s->watch_failed) {
+        socket_watch_failed(s);
+        return;
+    }
     if (s->stream) {
         engi_stream_run(s, 0);
         return;

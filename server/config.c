@@ -61,6 +61,9 @@ static const struct opt opts[] = {
      "largest request body (default 16777216)"},
     {"max-recv", "SOCKGATE_MAX_RECV", OPT_SIZE, F(max_recv), "BYTES",
      "largest n of recv/recvfrom (default 16777216)"},
+    {"max-header-size", "SOCKGATE_MAX_HEADER_SIZE", OPT_SIZE, F(max_header_size), "BYTES",
+     "largest request head served (request line and up to 100 header lines); each HTTP "
+     "connection keeps twice this plus 4 KiB (default 8192)"},
     {"max-waits", "SOCKGATE_MAX_WAITS", OPT_SIZE, F(max_waits), "N",
      "operations in progress at once (default 20000)"},
     {"max-connections", "SOCKGATE_MAX_CONNECTIONS", OPT_UINT, F(max_connections), "N",
@@ -101,6 +104,38 @@ static const struct opt opts[] = {
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* Every size and count has a ceiling, so that no setting can make a sum wrap or ask for
+ * more memory than a machine has; a few have a floor. */
+static const struct {
+    size_t offset;                   /* the field in struct cfg */
+    unsigned long long min, max;     /* the range taken */
+} bounds[] = {
+    {offsetof(struct cfg, max_sockets), 0, CFG_MAX_COUNT},
+    {offsetof(struct cfg, max_sockets_per_token), 0, CFG_MAX_COUNT},
+    {offsetof(struct cfg, max_body), 0, CFG_MAX_BYTES},
+    {offsetof(struct cfg, max_recv), 0, CFG_MAX_BYTES},
+    {offsetof(struct cfg, max_header_size), 1024, 65536},
+    {offsetof(struct cfg, max_waits), 1, CFG_MAX_COUNT},
+    {offsetof(struct cfg, max_connections), 0, CFG_MAX_COUNT},
+    {offsetof(struct cfg, max_connections_per_ip), 0, CFG_MAX_COUNT},
+    {offsetof(struct cfg, event_buffer), 1, CFG_MAX_EVENTS},
+};
+
+/* 0 when v is in the range of the setting at `offset`, else -1 after saying so. */
+static int check_bounds(const struct opt *o, unsigned long long v, bool from_env)
+{
+    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+        if (bounds[i].offset != o->offset)
+            continue;
+        if (v >= bounds[i].min && v <= bounds[i].max)
+            return 0;
+        fprintf(stderr, "sockgate: %s%s must be %llu to %llu, not %llu\n", from_env ? "" : "--",
+                from_env ? o->env : o->flag, bounds[i].min, bounds[i].max, v);
+        return -1;
+    }
+    return 0;
+}
 
 static void usage(FILE *out)
 {
@@ -224,6 +259,8 @@ static int set_opt(struct cfg *cfg, const struct opt *o, const char *value, bool
         unsigned long long v = strtoull(value, &end, 10);
         if (errno || end == value || *end || (o->kind == OPT_UINT && v > UINT_MAX))
             goto bad;
+        if (check_bounds(o, v, from_env) < 0)
+            return -1;
         if (o->kind == OPT_UINT)
             *(unsigned *)field = (unsigned)v;
         else
@@ -266,6 +303,7 @@ static void set_defaults(struct cfg *cfg)
     cfg->max_sockets_per_token = 20000;
     cfg->max_body = 16u << 20;
     cfg->max_recv = 16u << 20;
+    cfg->max_header_size = 8192;
     cfg->max_waits = 20000;
     cfg->max_connections = 4096;
     cfg->max_connections_per_ip = 4096;

@@ -11,6 +11,9 @@
 
 #define CFG_MAX_TOKENS 16
 #define CFG_MAX_RULES 32
+#define CFG_MAX_COUNT 1000000        /* sockets, waits, connections: the most any flag takes */
+#define CFG_MAX_BYTES (1u << 30)     /* a body or a recv: the most any flag takes (1 GiB) */
+#define CFG_MAX_EVENTS 100000        /* events kept per credential */
 
 struct cfg {
     char listen[128];                /* HOST:PORT as given */
@@ -28,6 +31,7 @@ struct cfg {
     size_t max_sockets_per_token;    /* open sockets per credential */
     size_t max_body;                 /* request body bytes */
     size_t max_recv;                 /* n of recv/recvfrom */
+    size_t max_header_size;          /* request head served; sizes each connection's pool */
     size_t max_waits;                /* operations in progress */
     unsigned max_connections;        /* HTTP connections in total */
     unsigned max_connections_per_ip; /* HTTP connections from one address */

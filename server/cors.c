@@ -27,6 +27,11 @@ static bool same_origin(const char *origin, const char *host)
  * loopback: localhost and names under it (RFC 6761), 127.0.0.0/8, ::1. */
 static bool loopback_host(const char *host)
 {
+    /* Every request asks, and nearly always with the same Host: the last one found to be
+     * loopback is remembered (the answer depends on the text alone; one thread asks). */
+    static char known[80];
+    if (known[0] && strcmp(host, known) == 0)
+        return true;
     char name[256];
     size_t len;
     if (host[0] == '[') {
@@ -42,7 +47,11 @@ static bool loopback_host(const char *host)
         return false;
     memcpy(name, host, len);
     name[len] = '\0';
-    return eng_host_is_loopback(name);
+    if (!eng_host_is_loopback(name))
+        return false;
+    if (strlen(host) < sizeof(known))
+        memcpy(known, host, strlen(host) + 1);
+    return true;
 }
 
 bool cors_admit(struct srv_req *r, const char *method, enum MHD_Result *ret)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "log.h"
 #include "render.h"
 
 #define EVENTS_HEARTBEAT_MS 15000 /* when --heartbeat is not given */
@@ -250,7 +251,10 @@ static void listener_suspend(struct listener *l)
     l->suspended = true;
     if (ci) {
         eng_watch_init(&l->hangup, ci->connect_fd, listener_hangup);
-        eng_watch_set(l->ev->srv->loop, &l->hangup, EPOLLRDHUP);
+        int rc = eng_watch_set(l->ev->srv->loop, &l->hangup, EPOLLRDHUP);
+        if (rc < 0)
+            log_line(l->ev->srv->cfg, "cannot watch an event listener for its leaving (%s): "
+                                      "its stream ends at the next event", strerror(-rc));
     }
 }
 

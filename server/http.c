@@ -163,7 +163,10 @@ void srv_suspend(struct srv_req *r)
     r->srv->suspended++;
     if (ci) {
         eng_watch_init(&r->gone, ci->connect_fd, client_gone);
-        eng_watch_set(r->srv->loop, &r->gone, EPOLLRDHUP);
+        int rc = eng_watch_set(r->srv->loop, &r->gone, EPOLLRDHUP);
+        if (rc < 0)
+            log_line(r->srv->cfg, "cannot watch a waiting client for its leaving (%s): its "
+                                  "wait runs to its end", strerror(-rc));
     }
 }
 
@@ -418,6 +421,11 @@ int srv_http_start(struct srv *s)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)hard_cap,
         MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, s->connlimit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+        /* libmicrohttpd 0.9.75 zeroes a connection's whole pool when a keep-alive request
+         * ends, so all of it stays resident: the pool is what a waiting recv costs. Twice
+         * the head, and 4 KiB, holds a head of --max-header-size in up to 100 lines (the
+         * read buffer starts at half the pool; each header line takes a record). */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(2 * cfg->max_header_size + 4096),
         MHD_OPTION_END);
     if (!s->mhd) {
         fprintf(stderr, "sockgate: cannot listen on %s: %s\n", cfg->listen,

@@ -29,6 +29,7 @@
 #include "ws_upgrade.h"
 
 #define SHUTDOWN_GRACE_MS 3000     /* the longest answers may take to go out at shutdown */
+#define SRV_TIMERS 1024            /* timers armed outside the engine at once, at most */
 #define FD_RESERVE 64              /* descriptors kept for the rest: listener, epoll, signals,
                                     * resolver, stdio */
 #define HTTP_FD_MARGIN 256         /* HTTP connections beyond --max-connections, to answer 429 */
@@ -215,7 +216,9 @@ int srv_open(struct srv *s, struct cfg *cfg)
     s->policy = build_policy(cfg);
     if (!s->policy || ensure_token(cfg, &generated) < 0)
         return -1;
-    s->loop = eng_loop_new(cfg->max_waits + 1024);
+    /* The server's own timers, the HTTPS handshakes' and the WebSocket bridges' share
+     * these; the engine reserves its own, one per wait (eng_new). */
+    s->loop = eng_loop_new(SRV_TIMERS);
     if (!s->loop)
         return -1;
     log_flush_start(s);
@@ -236,8 +239,14 @@ int srv_open(struct srv *s, struct cfg *cfg)
     s->metrics = metrics_new();
     s->files = static_load(cfg->web_dir, cfg);
     s->events = s->eng ? events_new(s, cfg->event_buffer) : NULL;
-    if (!s->eng || !s->metrics || !s->files || !s->events || watch_signals(s) < 0) {
+    if (!s->eng || !s->metrics || !s->files || !s->events) {
         fprintf(stderr, "sockgate: cannot start the engine\n");
+        return -1;
+    }
+    /* SIGTERM must always work: without its watch the server does not start. */
+    int rc = watch_signals(s);
+    if (rc < 0) {
+        fprintf(stderr, "sockgate: cannot watch SIGTERM and SIGINT: %s\n", strerror(-rc));
         return -1;
     }
     if (ws_start(s) < 0)

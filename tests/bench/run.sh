@@ -99,8 +99,10 @@ wait_http() {
 }
 
 start_sockgate() {
+    local name=$1
+    shift
     SG_PORT=$(freeport)
-    start "sockgate-$1" "$SOCKGATE" --listen "127.0.0.1:$SG_PORT"
+    start "sockgate-$name" "$SOCKGATE" --listen "127.0.0.1:$SG_PORT" "$@"
     SG_PID=$LAST_PID
     wait_http "$SG_PORT" /healthz
 }
@@ -305,9 +307,17 @@ part_d() {
     row "d. RSS per idle socket, bytes" "$(kv "$F" bytes_per_socket)" "$(kv "$F" base_bytes_per_conn)" \
         "VmRSS growth over $SOCKETS connected, idle sockets vs, for scale, the minimal MHD server's per open keep-alive connection ($WAITS, each after one request)" lower
     row "d. RSS per waiting recv, bytes" "$(kv "$F" bytes_per_wait)" "$(kv "$F" base_bytes_per_conn)" \
-        "VmRSS growth over $WAITS recvs waiting, each on its own keep-alive HTTP connection (after one request), vs the same baseline" lower
+        "VmRSS growth over $WAITS recvs waiting, each on its own keep-alive HTTP connection (after one request), vs the same baseline; 8 KiB heads served (--max-header-size 8192, the default)" lower
     row "d. server threads" "$(kv "$F" threads)" "$(kv "$F" base_threads)" \
         "threads of sockgate vs the minimal MHD server (internal epoll thread)" lower
+    stop "$SG_PID"
+    # The trade --max-header-size offers: smaller heads, less memory per connection.
+    start_sockgate d-small-heads --max-header-size 4096
+    "$BIN/bench_client" footprint "$SG_PORT" "$SG_PID" "$ECHO_PORT" "$WAITS" "$WAITS" \
+        "$BF_PORT" "$BF_PID" >"$TMP/footprint-4k.out" || fail "footprint (4 KiB heads) failed"
+    row "d. RSS per waiting recv, 4 KiB heads, bytes" "$(kv "$TMP/footprint-4k.out" bytes_per_wait)" \
+        "$(kv "$F" bytes_per_wait)" \
+        "as above with --max-header-size 4096, vs the default's 8 KiB heads (the row above)" lower
     stop "$SG_PID"
     stop "$BF_PID"
     stop "$ECHO_PID"

@@ -87,10 +87,14 @@ void hx_netns_enter(void)
     if (rc == 0)
         rc = lo_up();
     if (rc < 0 || !hx_netns_isolated()) {
-        fprintf(stderr, "this test names addresses beyond loopback and runs only in a network "
+        /* A container's build stage may not make namespaces: there (and only where the
+         * caller says so) the test is skipped, visibly, rather than run outside one. */
+        bool optional = getenv("SOCKGATE_NETNS_OPTIONAL") != NULL;
+        fprintf(stderr, "%sthis test names addresses beyond loopback and runs only in a network "
                         "namespace of its own (unshare --net), which could not be made here: "
-                        "%s\n", rc < 0 ? strerror(-rc) : "interfaces besides lo are visible");
-        exit(1);
+                        "%s\n", optional ? "SKIPPED: " : "",
+                rc < 0 ? strerror(-rc) : "interfaces besides lo are visible");
+        exit(optional ? 77 : 1);
     }
 }
 

@@ -116,11 +116,52 @@ static void test_failing_loop_is_loud_and_answers(void **state)
     close(peer);
 }
 
+/* The loop refuses to watch sockets (epoll_ctl fails with ENOSPC, as at max_user_watches):
+ * a recv that would wait is answered at once, 429 LIMIT, rather than waiting for a wake-up
+ * that cannot come; a background one ends with that error as its event; the server goes
+ * on serving. It used to wait out --max-wait and answer TIMEDOUT. */
+static void test_refused_watch_answers_the_wait(void **state)
+{
+    (void)state;
+    struct hx_server srv;
+    su_start_shim(&srv, "epoll_fail", (const char *[]){"--max-wait", "5", NULL},
+                  "SOCKGATE_SHIM_EPOLL_CTL=1");
+    char id[64], bg[64];
+    int peer, bg_peer;
+    cu_connected_pair(&srv, false, id, &peer);
+    cu_connected_pair(&srv, false, bg, &bg_peer);
+    struct sse_stream st;
+    sse_open(&st, srv.port, NULL);
+    assert_int_equal(kill(srv.pid, SIGUSR2), 0);
+    cu_healthz(&srv); /* the signal has been taken */
+
+    struct hx_response r;
+    hx_cmd(&srv, id, "recv", "[10]", &r);
+    cu_expect_err(&r, 429, "recv", "LIMIT"); /* not TIMEDOUT after --max-wait */
+    assert_non_null(strstr(hx_elem(&r, 1), "cannot watch"));
+    hx_response_free(&r);
+    hx_cmd(&srv, bg, "recv", "{\"n\":10,\"callback\":\"onData\"}", &r);
+    hx_expect(&r, 202, "recv", "ok");
+    hx_response_free(&r);
+    struct sse_event ev;
+    sse_expect(&st, 5000, "onData", &ev);
+    assert_non_null(sse_elem(&ev, 1));
+    assert_memory_equal(sse_elem(&ev, 1), "LIMIT: ", 7);
+    assert_string_equal(sse_elem(&ev, 3), bg);
+    sse_event_free(&ev);
+    sse_close(&st);
+    cu_healthz(&srv);
+    close(peer);
+    close(bg_peer);
+    assert_int_equal(cu_stop(&srv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sendto_enobufs_does_not_spin, su_stop_leftovers),
         cmocka_unit_test_teardown(test_failing_loop_is_loud_and_answers, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_refused_watch_answers_the_wait, su_stop_leftovers),
     };
     return cmocka_run_group_tests_name("faults_shim", tests, NULL, NULL);
 }

@@ -190,6 +190,35 @@ static void test_help_version_and_bad_flags(void **state)
     assert_int_equal(su_run_binary((const char *[]){"--deny", "300.1.1.1/8", NULL}, NULL, out, sizeof(out)), 1);
 }
 
+/* Every size and count setting has a ceiling: above it the server refuses to start and
+ * says the range, so that no setting can make a size sum wrap or promise more memory than
+ * a machine has. The environment is held to the same. (su_run_binary fails a binary that
+ * takes the settings and serves.) */
+static void test_size_flags_have_ceilings(void **state)
+{
+    (void)state;
+    static char out[4096];
+    const char *too_big[][2] = {
+        {"--max-sockets", "1000001"},     {"--max-sockets-per-token", "1000001"},
+        {"--max-body", "1073741825"},     {"--max-recv", "18446744073709551615"},
+        {"--max-waits", "1000001"},       {"--max-connections", "1000001"},
+        {"--max-connections-per-ip", "1000001"}, {"--event-buffer", "100001"},
+        {"--max-header-size", "65537"},   {"--max-header-size", "1023"},
+        {"--max-waits", "0"},
+    };
+    for (size_t i = 0; i < sizeof(too_big) / sizeof(too_big[0]); i++) {
+        int rc = su_run_binary((const char *[]){too_big[i][0], too_big[i][1], NULL}, NULL, out,
+                               sizeof(out));
+        if (rc != 2 || !strstr(out, too_big[i][0] + 2) || !strstr(out, "must be"))
+            fail_msg("%s %s: expected exit 2 naming the range, got %d: %s", too_big[i][0],
+                     too_big[i][1], rc, out);
+    }
+    int rc = su_run_binary((const char *[]){"--listen", "127.0.0.1:1", NULL},
+                           "SOCKGATE_MAX_BODY=99999999999", out, sizeof(out));
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "SOCKGATE_MAX_BODY must be 0 to 1073741824"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_access_log_json_and_quiet),
         cmocka_unit_test(test_environment_variables),
         cmocka_unit_test(test_help_version_and_bad_flags),
+        cmocka_unit_test(test_size_flags_have_ceilings),
     };
     return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
 }

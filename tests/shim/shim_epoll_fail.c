@@ -4,6 +4,8 @@
  * its own later) fails with EINVAL, as it would on a corrupted descriptor, while every
  * other call keeps working. It proves that a failing loop is loud and still answers
  * what is in flight. Set SOCKGATE_SHIM_EPOLL_ERRNO to a number to fail with another errno.
+ * With SOCKGATE_SHIM_EPOLL_CTL=1 it is epoll_ctl adding or changing a watch on that
+ * instance that fails instead, with ENOSPC as when max_user_watches is reached.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -16,6 +18,7 @@
 static volatile sig_atomic_t armed;
 static int loop_epfd = -1;
 static int fail_errno = EINVAL;
+static int fail_ctl;                 /* fail epoll_ctl instead of epoll_wait */
 
 static void arm(int sig)
 {
@@ -32,6 +35,21 @@ __attribute__((constructor)) static void shim_init(void)
     const char *e = getenv("SOCKGATE_SHIM_EPOLL_ERRNO");
     if (e && atoi(e) > 0)
         fail_errno = atoi(e);
+    fail_ctl = getenv("SOCKGATE_SHIM_EPOLL_CTL") != NULL;
+    if (fail_ctl && !(e && atoi(e) > 0))
+        fail_errno = ENOSPC;
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    static int (*real)(int, int, int, struct epoll_event *);
+    if (!real)
+        real = (int (*)(int, int, int, struct epoll_event *))dlsym(RTLD_NEXT, "epoll_ctl");
+    if (fail_ctl && armed && epfd == loop_epfd && op != EPOLL_CTL_DEL) {
+        errno = fail_errno;
+        return -1;
+    }
+    return real(epfd, op, fd, ev);
 }
 
 static int note_first(int fd)
@@ -59,7 +77,7 @@ int epoll_create(int size)
 
 static int failing(int epfd)
 {
-    if (armed && epfd == loop_epfd) {
+    if (armed && !fail_ctl && epfd == loop_epfd) {
         errno = fail_errno;
         return 1;
     }

@@ -240,11 +240,56 @@ static void test_one_busy_socket_cannot_starve_another(void **state)
     rig_free(&g);
 }
 
+static void never(struct eng_timer *t)
+{
+    (void)t;
+}
+
+/* A wait whose timeout cannot be armed (the loop's timers all taken, as when something
+ * arms more than it reserved) is answered at once, LIMIT, instead of waiting with no
+ * timeout at all; the engine's own reservation keeps the room for one timer per wait. */
+static void test_wait_without_a_timer_is_refused(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g);
+    char id[64];
+    int peer = connected(&g, id);
+    static struct eng_timer others[4096];
+    size_t n = 0;
+    for (; n < sizeof(others) / sizeof(others[0]); n++) {
+        eng_timer_init(&others[n], never);
+        if (eng_timer_start(g.loop, &others[n], eng_now_ms() + 60000) < 0)
+            break;
+    }
+    assert_true(n >= 64 + 2); /* the engine's reservation was there to take */
+    struct answer a = {0};
+    struct eng_list *now = NULL;
+    struct eng_request req = {.cmd = ENG_CMD_RECV, .n = 10, .timeout = 1};
+    struct eng_op *op;
+    int rc = eng_exec(g.e, 0, id, &req, keep_answer, &a, &now, &op);
+    if (rc != 0 || !now)
+        fail_msg("a wait with no timer left was accepted (%d): it would never time out", rc);
+    assert_int_equal(now->err, ENG_ELIMIT);
+    eng_list_free(now);
+    /* A background one too: refused at once, not 202 with no timeout. */
+    req.background = true;
+    assert_int_equal(eng_exec(g.e, 0, id, &req, keep_answer, &a, &now, &op), 0);
+    assert_int_equal(now->err, ENG_ELIMIT);
+    eng_list_free(now);
+    assert_int_equal(a.count, 0);
+    for (size_t i = 0; i < n; i++)
+        eng_timer_stop(g.loop, &others[i]);
+    close(peer);
+    rig_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_given_back_bytes_return_in_read_order),
         cmocka_unit_test(test_one_busy_socket_cannot_starve_another),
+        cmocka_unit_test(test_wait_without_a_timer_is_refused),
     };
     return cmocka_run_group_tests_name("engine_sockets", tests, NULL, NULL);
 }
