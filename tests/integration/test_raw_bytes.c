@@ -26,20 +26,8 @@
 #include "cmd_util.h"
 #include "harness.h"
 
-static struct hx_server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    hx_start(&srv, NULL);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    return cu_teardown(&srv);
-}
+/* One server for the file (--max-wait 5), and test_clean_exit last. */
+CU_SERVER_GROUP(srv)
 
 /* POST path with a binary body (len bytes) and extra header lines; the whole response. */
 static void raw_post(const char *path, const char *headers, const void *body, size_t len,
@@ -106,10 +94,10 @@ static void test_send_and_recv_raw(void **state)
         /* No cmocka in the child: a failed assertion would run the rest of the tests. */
         size_t have = 0;
         while (have < big) {
-            ssize_t r = read(peer, back + have, big - have);
-            if (r <= 0)
+            ssize_t n = read(peer, back + have, big - have);
+            if (n <= 0)
                 _exit(2);
-            have += (size_t)r;
+            have += (size_t)n;
         }
         _exit(memcmp(back, blob, big) == 0 ? 0 : 1);
     }
@@ -238,12 +226,6 @@ static void test_left_wait_reads_nothing(void **state)
     assert_memory_equal(r.body, "late\0bytes", 10);
     hx_response_free(&r);
     close(peer);
-}
-
-static void test_clean_exit(void **state)
-{
-    (void)state;
-    cu_test_clean_exit(&srv);
 }
 
 int main(void)

@@ -22,20 +22,8 @@
 #include "srv_util.h"
 #include "ws_util.h"
 
-static struct hx_server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    hx_start(&srv, NULL);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    return cu_teardown(&srv);
-}
+/* One server for the file (--max-wait 5), and test_clean_exit last. */
+CU_SERVER_GROUP(srv)
 
 /* A raw request with `connection` as its Connection header and the given header lines;
  * "close" among the connection tokens makes the server end the connection after it. */
@@ -260,12 +248,6 @@ static void test_credentials_and_origin(void **state)
     wu_expect_close(&c, 1000, NULL);
     wsc_close(&c);
     assert_int_equal(cu_stop(&s), 0);
-}
-
-static void test_clean_exit(void **state)
-{
-    (void)state;
-    cu_test_clean_exit(&srv);
 }
 
 int main(void)
