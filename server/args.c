@@ -248,8 +248,18 @@ static int take_port(const struct val *v, struct args_result *out)
     return 0;
 }
 
-static int take_data(const struct val *v, const char *name, struct args_result *out)
+static int take_data(const struct val *v, const char *name, const struct args_limits *lim,
+                     struct args_result *out)
 {
+    if (lim->raw_data) {
+        /* The body is the data, unencoded; it lives as long as the request. */
+        if (v->kind != V_NONE)
+            return fail(out, 400, ENG_EINVAL, "the application/octet-stream body is the data: "
+                        "give no '%s' argument", name);
+        out->req.data = lim->raw_data;
+        out->req.data_len = lim->raw_len;
+        return 0;
+    }
     if (need_string(v, name, out) < 0)
         return -1;
     out->data = malloc(codec_decoded_max(out->enc, v->len) + 1);
@@ -356,18 +366,16 @@ static int convert_starttls(struct val *slots, const struct args_limits *lim, st
 
 static int convert_send(struct val *slots, const struct args_limits *lim, struct args_result *out)
 {
-    (void)lim;
-    return take_data(&slots[A_STREAM], "stream", out);
+    return take_data(&slots[A_STREAM], "stream", lim, out);
 }
 
 static int convert_sendto(struct val *slots, const struct args_limits *lim, struct args_result *out)
 {
-    (void)lim;
     if (slots[A_ADDRESS].kind != V_NONE || slots[A_PORT].kind != V_NONE) {
         if (take_host(&slots[A_ADDRESS], "address", out) < 0 || take_port(&slots[A_PORT], out) < 0)
             return -1;
     }
-    return take_data(&slots[A_DGRAM], "dgram", out);
+    return take_data(&slots[A_DGRAM], "dgram", lim, out);
 }
 
 static int convert_recv(struct val *slots, const struct args_limits *lim, struct args_result *out)

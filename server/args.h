@@ -21,8 +21,13 @@ struct args_kv {
     const char *value;
 };
 
+/* What the request brings besides its arguments. */
 struct args_limits {
     size_t max_recv;                 /* largest n */
+    /* send/sendto with an application/octet-stream body (SPEC §3): the bytes to send,
+     * borrowed, and then `stream`/`dgram` may not be given. NULL: the data is an argument. */
+    const uint8_t *raw_data;
+    size_t raw_len;
 };
 
 struct args_result {

@@ -20,6 +20,7 @@
 #include "cors.h"
 #include "log.h"
 #include "metrics.h"
+#include "raw_bytes.h"
 #include "render.h"
 #include "server.h"
 #include "ws_upgrade.h"
@@ -106,6 +107,8 @@ enum MHD_Result srv_reply_error(struct srv_req *r, unsigned status, const char *
 
 enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list)
 {
+    if (r->raw_answer && list->err == 0)
+        return raw_reply(r, list);
     size_t len;
     char *body = render_list(list, r->enc, &len);
     unsigned status = srv_status_for(list->err, r->ok_status ? (unsigned)r->ok_status : 200);

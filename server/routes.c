@@ -13,6 +13,7 @@
 #include "events.h"
 #include "metrics.h"
 #include "node.h"
+#include "raw_bytes.h"
 #include "render.h"
 #include "routes.h"
 #include "websockify.h"
@@ -54,7 +55,16 @@ bool routes_parse_args(struct route_req *rq, enum eng_cmd cmd, struct args_resul
 {
     struct srv_req *r = rq->r;
     struct args_limits lim = {.max_recv = r->srv->cfg->max_recv};
-    if (args_parse(cmd, r->body, r->body_len, rq->kv, rq->nkv, &lim, a) == 0)
+    const char *body = r->body;
+    size_t len = r->body_len;
+    if (raw_body(r, cmd)) {
+        /* The body is the data (SPEC §3); the arguments come from the query alone. */
+        lim.raw_data = (const uint8_t *)(r->body ? r->body : "");
+        lim.raw_len = r->body_len;
+        body = NULL;
+        len = 0;
+    }
+    if (args_parse(cmd, body, len, rq->kv, rq->nkv, &lim, a) == 0)
         return true;
     metrics_count_command(r->srv->metrics, cmd, a->code);
     *ret = srv_reply_error(r, (unsigned)a->status, eng_cmd_name(cmd), a->code, a->err);

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "events.h"
 #include "metrics.h"
+#include "raw_bytes.h"
 #include "render.h"
 #include "routes.h"
 #include "ws_upgrade.h"
@@ -53,6 +54,7 @@ static enum MHD_Result run_command(struct route_req *rq, const char *id, enum en
     if (!routes_parse_args(rq, cmd, &a, &ret))
         return ret;
     r->enc = a.enc;
+    r->raw_answer = !a.req.background && raw_answer_wanted(r, cmd);
     struct eng_list *now = NULL;
     struct eng_op *op = NULL;
     void *ctx = r;

@@ -75,6 +75,7 @@ struct srv_req {
     struct eng_op *op;               /* the command it waits on, or NULL */
     struct eng_list *answer;         /* a late answer to send on resume */
     enum codec_encoding enc;         /* encoding of the answer's data */
+    bool raw_answer;                 /* an ok receive answers its bytes (raw_bytes.h) */
     int ok_status;                   /* status of an ok answer: 200, 201 or 202 */
     struct eng_watch gone;           /* notices the client leaving while suspended */
     struct eng_list *delivering;     /* an answer with data on its way: given back if lost */

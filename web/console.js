@@ -12,6 +12,7 @@
 
   const { LogView, curlFor } = window.SockgateConsoleLog;
   const { socketsPanel, eventsPanel } = window.SockgateConsolePanels;
+  const { streamView } = window.SockgateStreamView;
   const { setupEditor } = window.SockgateConsoleEditor;
   const { examplesFor } = window.SockgateConsoleExamples;
   const F = window.SockgateJslFormat;
@@ -178,7 +179,19 @@
       curl: (call) => curlFor(call, apiOrigin, token),
       copy: copyText,
     }, 10000);
-    refreshSockets = socketsPanel(request);
+    /* A connected socket's "stream" button opens it as a WebSocket bridge. */
+    const streams = streamView({
+      wsUrl: (id) => {
+        const url = apiUrl(`/sockets/${encodeURIComponent(id)}/ws`);
+        url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+        if (token) url.searchParams.set('token', token);
+        return url.href;
+      },
+      encode: (bytes) => jsl.encode(bytes, 'ascii~hex'),
+      decode: (text) => jsl.decode(text, 'ascii~hex'),
+      onChange: () => refreshSockets(),
+    });
+    refreshSockets = socketsPanel(request, (id) => streams.open(id));
     const eventsUrl = apiUrl('/events');
     if (token) eventsUrl.searchParams.set('token', token);
     events = eventsPanel({

@@ -20,7 +20,8 @@
     return `${address.includes(':') ? `[${address}]` : address}:${port}`;
   }
 
-  function renderSockets(list) {
+  /* onStream(id), when given, opens a connected socket's streaming view (stream_view.js). */
+  function renderSockets(list, onStream) {
     const box = $('sockets');
     if (!list.length) {
       box.replaceChildren(el('p', { class: 'empty', text: 'No open sockets.' }));
@@ -34,7 +35,10 @@
         el('span', { class: 'c-type', text: `${s.type} ${s.family || ''}`.trim() })),
       el('td', { class: 'c-state', 'data-label': 'state' },
         el('span', { class: 'state-name', text: s.state }),
-        s.blocking === false ? el('span', { class: 'c-mode', text: 'non-blocking' }) : null),
+        s.blocking === false ? el('span', { class: 'c-mode', text: 'non-blocking' }) : null,
+        onStream && s.state === 'connected' ? el('button', { type: 'button', class: 'small stream-open',
+          'data-id': s.id, title: 'Watch and talk over a WebSocket bridge (GET /sockets/<id>/ws)',
+          text: 'stream', onclick: () => onStream(s.id) }) : null),
       el('td', { class: 'c-addr', 'data-label': 'local · peer' },
         el('span', { class: 'c-local', title: 'local address', text: endpoint(s.local_address, s.local_port) }),
         el('span', { class: 'c-peer', title: 'peer address', text: endpoint(s.peer_address, s.peer_port) })),
@@ -45,7 +49,7 @@
 
   /* One GET /sockets at a time; a refresh asked for meanwhile runs once it is done, so
    * the panel always ends on the latest state. */
-  function socketsPanel(request) {
+  function socketsPanel(request, onStream) {
     let busy = false;
     let again = false;
     async function refresh() {
@@ -61,7 +65,7 @@
         else if (reply.status >= 300 || !Array.isArray(list)) $('sockets-note').textContent = `GET /sockets: HTTP ${reply.status}`;
         else {
           $('sockets-note').textContent = `${list.length} open`;
-          renderSockets(list);
+          renderSockets(list, onStream);
         }
       } catch (e) {
         $('sockets-note').textContent = 'gateway unreachable';

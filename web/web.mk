@@ -11,7 +11,7 @@
 WEB_JSL := jsl.js jsl_values.js jsl_format.js jsl_eval.js jsl_builtins_core.js \
 	jsl_builtins_text.js jsl_sockets.js jsl_runner.js jsl_node.js
 WEB_ASSETS := index.html console.css console.js console_log.js console_panels.js \
-	console_editor.js console_examples.js favicon.svg $(WEB_JSL)
+	console_editor.js console_examples.js stream_view.js favicon.svg $(WEB_JSL)
 WEB_OUT := $(WEB_ASSETS:%=$(BUILD)/web/%)
 WEB_WASM := $(BUILD)/web/sockgate_wasm.js
 WEB_WASM_BIN := $(BUILD)/web/sockgate_wasm.wasm

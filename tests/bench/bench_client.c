@@ -16,6 +16,7 @@
  *   bench_client stream-tcp HTTP_PORT URL_PATH FILE
  *   bench_client stream-ws WS_PORT WS_PATH URL_PATH FILE [PROTOCOL]
  *   bench_client stream-gw GW_PORT HTTP_PORT URL_PATH FILE
+ *   bench_client stream-raw GW_PORT HTTP_PORT URL_PATH FILE
  */
 #include <netinet/in.h>
 #include <signal.h>
@@ -104,6 +105,6 @@ int main(int argc, char **argv)
     if (strncmp(m, "stream-", 7) == 0)
         return bench_stream(argc, argv);
     fprintf(stderr, "usage: bench_client freeport|gen|echo-gw|echo-tcp|bulk-gw|bulk-tcp|rate|"
-                    "footprint|healthz-flood|stream-tcp|stream-ws|stream-gw ...\n");
+                    "footprint|healthz-flood|stream-tcp|stream-ws|stream-gw|stream-raw ...\n");
     return 2;
 }

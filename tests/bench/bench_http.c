@@ -178,8 +178,9 @@ static size_t hconn_format(struct hconn *h, const char *method, const char *path
             bench_die("realloc");
     }
     int n = snprintf(h->out, h->outcap,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n\r\n",
-                     method, path, body ? "Content-Type: application/json\r\n" : "", blen);
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%sContent-Length: %zu\r\n\r\n",
+                     method, path, body ? "Content-Type: application/json\r\n" : "",
+                     h->extra ? h->extra : "", blen);
     if (n < 0 || (size_t)n + blen >= h->outcap)
         bench_die("request too long");
     memcpy(h->out + n, body ? body : "", blen);

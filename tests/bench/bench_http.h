@@ -39,6 +39,7 @@ struct hconn {
     size_t hdrlen, bodylen;     /* its header and body sizes */
     char *out;                  /* request being built */
     size_t outcap;              /* its buffer's size */
+    const char *extra;          /* header lines added to every request, or NULL */
 };
 
 /* Connects; with BENCH_TLS=1 in the environment, over HTTPS (blocking handshake, the

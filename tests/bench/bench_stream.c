@@ -2,7 +2,7 @@
  * bench_client stream-* (the streaming part of `make bench`): one large HTTP response from
  * nginx read to its end (a) directly, (b/c) through a WebSocket bridge (websockify, or
  * sockgate's /websockify or /sockets/<id>/ws) with the lean frame reader of ws_client.c,
- * and (d) through sockgate's recv with raw bytes. Each mode checks every byte of the body
+ * and (d) through sockgate's recv with raw bytes (Accept: application/octet-stream). Each mode checks every byte of the body
  * against the file nginx serves, and prints key=value lines: bytes (all received, headers
  * included), body_ok, seconds, mb_per_s, and for WebSockets how the stream ended.
  */
@@ -208,6 +208,46 @@ static int stream_gw(int argc, char **argv)
     return ws_run((uint16_t)gw_port, path, NULL, argv[4], &v, t0);
 }
 
+/* stream-raw GW_PORT HTTP_PORT URL_PATH FILE: a sockgate socket connected to nginx over
+ * REST, read by recv n=1 MiB with Accept: application/octet-stream until CLOSED. */
+static int stream_raw(int argc, char **argv)
+{
+    if (argc != 6) {
+        fprintf(stderr, "usage: bench_client stream-raw GW_PORT HTTP_PORT URL_PATH FILE\n");
+        return 2;
+    }
+    struct verifier v;
+    verifier_open(&v, argv[5]);
+    double t0 = bench_now_s();
+    struct hconn h;
+    char id[64], path[160], body[512];
+    hconn_open(&h, (int)bench_arg_long(argv[2], 1, 65535));
+    bench_gw_socket_connect(&h, (int)bench_arg_long(argv[3], 1, 65535), id, sizeof(id));
+    snprintf(path, sizeof(path), "/sockets/%s/send", id);
+    snprintf(body, sizeof(body),
+             "{\"stream\":\"GET %s HTTP/1.0~0D~0AHost: 127.0.0.1~0D~0A~0D~0A\"}", argv[4]);
+    hconn_call(&h, "POST", path, body);
+    bench_expect_ok(&h, "send");
+    h.extra = "Accept: application/octet-stream\r\n";
+    snprintf(path, sizeof(path), "/sockets/%s/recv?n=%u&timeout=20", id, STREAM_READ);
+    for (;;) {
+        hconn_call(&h, "POST", path, NULL);
+        /* The bytes come as the body; the end is the usual JSON list (CLOSED). */
+        if (h.status != 200 || !memmem(h.in, h.hdrlen, "application/octet-stream", 24))
+            break;
+        verifier_add(&v, (const uint8_t *)hconn_body(&h), h.bodylen);
+        if (bench_now_s() - t0 > STREAM_LIMIT_S)
+            bench_die("transfer took too long");
+    }
+    double elapsed = bench_now_s() - t0;
+    h.extra = NULL;
+    snprintf(path, sizeof(path), "/sockets/%s", id);
+    hconn_call(&h, "DELETE", path, NULL);
+    hconn_close(&h);
+    verifier_report(&v, elapsed);
+    return 0;
+}
+
 int bench_stream(int argc, char **argv)
 {
     const char *m = argv[1];
@@ -217,6 +257,8 @@ int bench_stream(int argc, char **argv)
         return stream_ws(argc, argv);
     if (strcmp(m, "stream-gw") == 0)
         return stream_gw(argc, argv);
+    if (strcmp(m, "stream-raw") == 0)
+        return stream_raw(argc, argv);
     fprintf(stderr, "bench_client: unknown stream mode %s\n", m);
     return 2;
 }

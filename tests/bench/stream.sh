@@ -3,6 +3,7 @@
 #   (a) read directly (the baseline),
 #   (b) through Debian's websockify,
 #   (c) through sockgate's bridge: /sockets/<id>/ws, and /websockify as a drop-in,
+#   (d) through sockgate's recv with raw bytes (Accept: application/octet-stream),
 #   (r) through splice_relay, the fastest one hop between two connections can be here
 #       (no framing, no event loop), for scale,
 # each with the same lean client (bench_client stream-*: a bare frame reader that checks
@@ -67,6 +68,7 @@ part_h() {
             total=$(kv "$TMP/st-direct-$f.out" bytes)
             st_run websockify "$f" "$BIN/bench_client" stream-ws "$wsfy_port" / "/$f" "$TMP/www/$f"
             st_run relay "$f" "$BIN/bench_client" stream-tcp "$relay_port" "/$f" "$TMP/www/$f"
+            st_run raw "$f" "$BIN/bench_client" stream-raw "$SG_PORT" "$NGINX_PORT" "/$f" "$TMP/www/$f"
             st_run bridge "$f" "$BIN/bench_client" stream-gw "$SG_PORT" "$NGINX_PORT" "/$f" "$TMP/www/$f"
             st_run dropin "$f" "$BIN/bench_client" stream-ws "$SG_PORT" /websockify "/$f" "$TMP/www/$f"
             if [ "$node_ok" = 1 ]; then
@@ -89,6 +91,8 @@ part_h() {
             "$(st_median relay "$f")" "what WebSocket framing and the shared event loop cost on top of the hop"
         row "h. $k, bridge vs websockify, MB/s" "$(st_median bridge "$f")" "$(st_median websockify "$f")" \
             "the same lean client through sockgate's bridge vs through Debian's websockify (goal >= 1.2)"
+        row "h. $k, recv with raw bytes, MB/s" "$(st_median raw "$f")" "$(st_median direct "$f")" \
+            "POST recv n=1 MiB with Accept: application/octet-stream, in a loop, vs the direct read"
         row "h. $k, /websockify drop-in vs websockify, MB/s" "$(st_median dropin "$f")" \
             "$(st_median websockify "$f")" "sockgate --websockify-target vs websockify, same client"
         if [ "$node_ok" = 1 ]; then
@@ -99,7 +103,7 @@ part_h() {
     # Complete deliveries: rounds in which every byte came (and, for a bridge, the Close).
     st_count() { awk '{ n += $1 } END { print n + 0 }' "$TMP/st-$1.ok" 2>/dev/null || echo 0; }
     st_total() { wc -l <"$TMP/st-$1.ok" 2>/dev/null || echo 0; }
-    for v in bridge dropin websockify; do
+    for v in bridge dropin raw websockify; do
         row "h. complete transfers, $v" "$(st_count "$v")" "$(st_total "$v")" \
             "runs that delivered every byte (checked against the file) / runs"
     done

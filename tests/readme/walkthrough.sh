@@ -15,7 +15,7 @@ app_port=$(free_port)
 [ "$app_port" != "$http_port" ] || app_port=$((app_port + 1))
 
 readme_block "$here/README.md" walkthrough -e "s/\b8080\b/$http_port/g" -e "s/\b9000\b/$app_port/g" \
-    -e "s#/tmp/sockgate-client.txt#$work/client.txt#g" > "$work/walk.sh"
+    -e "s#/tmp/sockgate-#$work/#g" > "$work/walk.sh"
 start_gateway "$bin" "$http_port" "$work/server.log"
 
 bash -eu "$work/walk.sh" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; exit 1; }
@@ -30,5 +30,6 @@ expect '["bind","ok"]'
 expect '["listen","ok"]'
 expect '["recv","ok","GET /hello HTTP/1.1~0D~0A'
 expect 'hello from sockgate'
+expect 'the same 20000 bytes'
 expect '{"sockets":['
 finish walkthrough
