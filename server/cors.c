@@ -3,8 +3,8 @@
  */
 #include "cors.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "host_check.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,37 +23,6 @@ static bool same_origin(const char *origin, const char *host)
     return rest && strcasecmp(rest, host) == 0;
 }
 
-/* True when a Host header ("name", "name:port", "[v6]:port") names this machine's
- * loopback: localhost and names under it (RFC 6761), 127.0.0.0/8, ::1. */
-static bool loopback_host(const char *host)
-{
-    /* Every request asks, and nearly always with the same Host: the last one found to be
-     * loopback is remembered (the answer depends on the text alone; one thread asks). */
-    static char known[80];
-    if (known[0] && strcmp(host, known) == 0)
-        return true;
-    char name[256];
-    size_t len;
-    if (host[0] == '[') {
-        const char *close = strchr(host, ']');
-        if (!close || (close[1] != '\0' && close[1] != ':'))
-            return false;
-        len = (size_t)(close - host - 1);
-        host++;
-    } else {
-        len = strcspn(host, ":");
-    }
-    if (len == 0 || len >= sizeof(name))
-        return false;
-    memcpy(name, host, len);
-    name[len] = '\0';
-    if (!eng_host_is_loopback(name))
-        return false;
-    if (strlen(host) < sizeof(known))
-        memcpy(known, host, strlen(host) + 1);
-    return true;
-}
-
 bool cors_admit(struct srv_req *r, const char *method, enum MHD_Result *ret)
 {
     const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
@@ -63,7 +32,7 @@ bool cors_admit(struct srv_req *r, const char *method, enum MHD_Result *ret)
      * with this server as far as the browser knows, Origin check included; with no
      * token, nothing else would stop it. Its requests still name that page's host. */
     if (host && r->srv->cfg->ntokens == 0 && r->srv->cfg->listen_loopback &&
-        !loopback_host(host)) {
+        !host_is_loopback(host)) {
         char detail[200];
         snprintf(detail, sizeof(detail),
                  "Host %.80s is not a loopback name; give the server a --token to serve "

@@ -164,33 +164,10 @@ static const struct route {
     {"getnameinfo", "getnameinfo", false, route_lookup},
 };
 
-/* Splits "/sockets/s1/recv" into at most 4 segments; returns their number or -1. */
-static int split_path(const char *url, char segs[ROUTES_MAX_SEGS][72])
-{
-    int n = 0;
-    const char *p = url;
-    while (*p == '/')
-        p++;
-    while (*p) {
-        if (n == ROUTES_MAX_SEGS)
-            return -1;
-        size_t len = strcspn(p, "/");
-        if (len >= sizeof(segs[0]))
-            return -1;
-        memcpy(segs[n], p, len);
-        segs[n][len] = '\0';
-        n++;
-        p += len;
-        while (*p == '/')
-            p++;
-    }
-    return n;
-}
-
 /* The name element 1 carries for a request refused before it runs (SPEC §1: element 1
  * echoes the command): "recv" for /sockets/s1/recv, "socket" for POST /sockets, "close"
  * for DELETE /sockets/s1, the resource for the others, "request" for anything unknown. */
-static const char *endpoint_name(char segs[ROUTES_MAX_SEGS][72], int nseg, const char *method)
+static const char *endpoint_name(char segs[ROUTES_MAX_SEGS][PATH_SEG_SIZE], int nseg, const char *method)
 {
     if (nseg < 1)
         return "request";
@@ -212,8 +189,8 @@ static const char *endpoint_name(char segs[ROUTES_MAX_SEGS][72], int nseg, const
 
 const char *routes_endpoint_name(const char *method, const char *url)
 {
-    char segs[ROUTES_MAX_SEGS][72];
-    return endpoint_name(segs, split_path(url, segs), method);
+    char segs[ROUTES_MAX_SEGS][PATH_SEG_SIZE];
+    return endpoint_name(segs, path_split(url, segs, ROUTES_MAX_SEGS), method);
 }
 
 /* A 401 names the scheme to use (RFC 9110 §11.6.1). */
@@ -232,7 +209,7 @@ static enum MHD_Result refuse_credential(struct route_req *rq)
 enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char *url)
 {
     struct route_req rq = {.r = r, .method = method};
-    rq.nseg = split_path(url, rq.segs);
+    rq.nseg = path_split(url, rq.segs, ROUTES_MAX_SEGS);
     rq.get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     rq.post = strcmp(method, "POST") == 0;
     /* Before anything else: a request for another node must not touch this one's sockets. */

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "args.h"
+#include "path.h"
 #include "server.h"
 
 #define ROUTES_MAX_QUERY 32
@@ -16,7 +17,7 @@
 struct route_req {
     struct srv_req *r;               /* the request */
     const char *method;              /* its method */
-    char segs[ROUTES_MAX_SEGS][72];  /* the path's segments */
+    char segs[ROUTES_MAX_SEGS][PATH_SEG_SIZE]; /* the path's segments (path.h) */
     int nseg;                        /* how many */
     bool get;                        /* GET or HEAD */
     bool post;                       /* POST */
