@@ -173,17 +173,33 @@ void srv_suspend(struct srv_req *r)
     }
 }
 
+/* True when the client's end of stream (or a reset) waits on its connection: it has left,
+ * though its leaving may not have been seen yet, when the engine answers in the same turn
+ * (the bytes and the hang-up arrived together). */
+static bool client_has_left(const struct srv_req *r)
+{
+    if (r->gone.fd < 0)
+        return false;
+    struct pollfd p = {.fd = r->gone.fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 void srv_answer_later(void *ctx, struct eng_list *list)
 {
     struct srv_req *r = ctx;
     r->op = NULL;
     r->answer = list;
     eng_watch_set(r->srv->loop, &r->gone, 0);
-    if (r->state == REQ_WAITING) {
+    bool waited = r->state == REQ_WAITING;
+    r->state = list ? REQ_ANSWER_READY : REQ_OUT_OF_MEMORY;
+    /* Writing the answer into a connection its client has closed would succeed, and the
+     * bytes read for it be lost: it stays unsent, and request_completed gives it back. */
+    if (waited && list && client_has_left(r))
+        r->state = REQ_CLIENT_LEFT;
+    if (waited) {
         r->srv->suspended--;
         srv_resume(r->srv, r->conn);
     }
-    r->state = list ? REQ_ANSWER_READY : REQ_OUT_OF_MEMORY;
 }
 
 /* Copies what fits of src, NUL-terminated: snprintf("%s") would cost more than the rest of

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,41 @@ static void test_clients_gone_mid_wait_lose_nothing(void **state)
     assert_int_equal(cu_stop(&srv), 0);
 }
 
+/* The peer's bytes and the client's leaving reach the gateway in the same turn, bytes
+ * first (the gateway is stopped while both happen, so that epoll hands over both at
+ * once): the recv reads them, but its client has gone, so they must go back to the
+ * socket rather than into a closed connection, where the write would still succeed and
+ * the bytes be lost. Found by make soak's vanishing clients. */
+static void test_client_gone_as_data_arrives_loses_nothing(void **state)
+{
+    (void)state;
+    struct hx_server srv;
+    su_start(&srv, NULL);
+    char id[64];
+    int peer;
+    cu_connected_pair(&srv, false, id, &peer);
+    for (int round = 0; round < 3; round++) {
+        int waiting = start_recv(&srv, id, "[100]");
+        wait_pending(&srv, id, 1);
+        assert_int_equal(kill(srv.pid, SIGSTOP), 0);
+        hx_write_all(peer, "precious", 8);
+        usleep(20000);
+        close(waiting); /* a plain close: FIN, no reset */
+        usleep(20000);
+        assert_int_equal(kill(srv.pid, SIGCONT), 0);
+        wait_pending(&srv, id, 0);
+        struct hx_response r;
+        hx_cmd(&srv, id, "recv", "{\"n\":100,\"timeout\":2}", &r);
+        if (r.status != 200 || !hx_elem(&r, 1) || strcmp(hx_elem(&r, 1), "ok") != 0)
+            fail_msg("round %d: the bytes read for a client that had gone were lost: %s", round,
+                     r.body);
+        assert_string_equal(hx_elem(&r, 2), "precious");
+        hx_response_free(&r);
+    }
+    close(peer);
+    assert_int_equal(cu_stop(&srv), 0);
+}
+
 /* SIGTERM with 200 recvs waiting, on 100 sockets: every one is answered CLOSED (the server
  * is shutting down) and the server exits 0. */
 static void test_sigterm_under_200_waits(void **state)
@@ -293,6 +329,8 @@ int main(void)
         cmocka_unit_test_teardown(test_peer_reset_mid_recv, su_stop_leftovers),
         cmocka_unit_test_teardown(test_peer_half_close, su_stop_leftovers),
         cmocka_unit_test_teardown(test_clients_gone_mid_wait_lose_nothing, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_client_gone_as_data_arrives_loses_nothing,
+                                  su_stop_leftovers),
         cmocka_unit_test_teardown(test_sigterm_under_200_waits, su_stop_leftovers),
         cmocka_unit_test_teardown(test_open_file_limit_answers_429_and_keeps_serving,
                                   su_stop_leftovers),

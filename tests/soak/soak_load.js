@@ -102,6 +102,11 @@ class Load {
     while (got.length < text.length) {
       const r = await this.request(agent, 'POST', `/sockets/${id}/recv`,
         JSON.stringify({ n: 65536, timeout: 5 }));
+      if (r && r.json && r.json[1] !== 'ok') {
+        this.error(`echo of ${text.slice(0, 20)} on ${id}: ${got.length} of ${text.length} ` +
+          `bytes back, then ${r.text.slice(0, 80)}`);
+        return false;
+      }
       if (!this.ok(r, 200, 'recv')) return false;
       got += r.json[2];
     }
