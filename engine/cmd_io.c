@@ -20,16 +20,13 @@ static void list_add_from(struct eng_list *l, const struct sockaddr_storage *fro
     engi_list_add_str(l, port);
 }
 
-/* The answer of a receive that got `len` bytes from read number `seq` on (ownership of
- * `buf` passes to the list). */
-static struct eng_list *recv_answer(struct eng_op *op, char *buf, size_t len, uint64_t seq,
-                                    const struct sockaddr_storage *from, socklen_t fromlen)
+/* Fills l, made before the read, with the answer of a receive that got `len` bytes from
+ * read number `seq` on (ownership of `buf` passes to the list). Short text takes no memory
+ * (list.c): nothing here can fail once the bytes are read. */
+static struct eng_list *recv_answer(struct eng_op *op, struct eng_list *l, char *buf, size_t len,
+                                    uint64_t seq, const struct sockaddr_storage *from,
+                                    socklen_t fromlen)
 {
-    struct eng_list *l = engi_list_new(op->cmd);
-    if (!l) {
-        free(buf);
-        return NULL;
-    }
     engi_list_add_owned(l, buf, len, true);
     l->sock_num = op->sock->num;
     l->read_seq = seq;
@@ -45,7 +42,8 @@ static struct eng_list *recv_answer(struct eng_op *op, char *buf, size_t len, ui
 }
 
 /* Serves a receive from given-back bytes: a stream takes up to n across chunks, a
- * datagram socket takes one whole datagram. */
+ * datagram socket takes one whole datagram. The answer and its buffer are made before a
+ * chunk is touched, so running out of memory leaves every byte in place. */
 static struct eng_list *recv_from_pushback(struct eng_op *op)
 {
     struct eng_socket *s = op->sock;
@@ -53,9 +51,12 @@ static struct eng_list *recv_from_pushback(struct eng_op *op)
     struct engi_chunk *first = s->pushback;
     if (s->type == SOCK_DGRAM)
         want = first->len - first->off < op->n ? first->len - first->off : op->n;
-    char *buf = malloc(want + 1);
-    if (!buf)
+    struct eng_list *l = engi_list_new(op->cmd);
+    char *buf = l ? malloc(want + 1) : NULL;
+    if (!buf) {
+        eng_list_free(l);
         return NULL;
+    }
     struct sockaddr_storage from = first->from;
     socklen_t fromlen = first->fromlen;
     uint64_t seq = first->seq;
@@ -81,7 +82,7 @@ static struct eng_list *recv_from_pushback(struct eng_op *op)
         if (getpeername(s->fd, (struct sockaddr *)&from, &fromlen) < 0)
             fromlen = 0;
     }
-    return recv_answer(op, buf, got, seq, &from, fromlen);
+    return recv_answer(op, l, buf, got, seq, &from, fromlen);
 }
 
 int engi_try_recv(struct eng_op *op)
@@ -97,27 +98,25 @@ int engi_try_recv(struct eng_op *op)
      * turn. The recv waits; readiness runs the connect first (engi_socket_run). */
     if (s->state == ENGI_CONNECTING)
         return 0;
-    /* Small reads land in the scratch buffer and are copied to an exact size; large ones
-     * ask the kernel how much is waiting so the buffer is not oversized. */
-    size_t cap = op->n;
-    uint8_t *dst = s->e->scratch;
-    char *owned = NULL;
-    if (cap > ENGI_SCRATCH_SIZE) {
-        cap = engi_tx_read_hint(s, cap);
-        if (cap > ENGI_SCRATCH_SIZE) {
-            owned = malloc(cap + 1);
-            if (!owned) {
-                engi_op_finish(op, engi_list_err(op->cmd, -ENOMEM, NULL));
-                return 1;
-            }
-            dst = (uint8_t *)owned;
-        }
+    /* The answer and its buffer are made before a byte is read, so that running out of
+     * memory answers an error with the bytes still in the socket, never an answer with a
+     * piece missing nor bytes read and lost. The buffer is sized by what the kernel says
+     * is waiting (end of stream and a spurious wake-up need little), and shrunk to what
+     * came when that was much less. */
+    size_t cap = engi_tx_read_hint(s, op->n);
+    struct eng_list *l = engi_list_new(op->cmd);
+    char *owned = l ? malloc(cap + 1) : NULL;
+    if (!owned) {
+        eng_list_free(l);
+        engi_op_finish(op, NULL);
+        return 1;
     }
     struct sockaddr_storage from;
     socklen_t fromlen = sizeof(from);
-    ssize_t r = engi_tx_recv(s, dst, cap, (struct sockaddr *)&from, &fromlen);
+    ssize_t r = engi_tx_recv(s, (uint8_t *)owned, cap, (struct sockaddr *)&from, &fromlen);
     if (r < 0) {
         free(owned);
+        eng_list_free(l);
         if (r == -EAGAIN)
             return 0;
         engi_op_finish(op, r == ENG_ETLS ? engi_list_err(op->cmd, ENG_ETLS, "%s", engi_tls_why(s))
@@ -126,16 +125,14 @@ int engi_try_recv(struct eng_op *op)
     }
     if (r == 0 && s->type == SOCK_STREAM) {
         free(owned);
+        eng_list_free(l);
         engi_op_finish(op, engi_list_err(op->cmd, ENG_ECLOSED, "the peer closed the connection"));
         return 1;
     }
-    if (!owned) {
-        owned = malloc((size_t)r + 1);
-        if (!owned) {
-            engi_op_finish(op, engi_list_err(op->cmd, -ENOMEM, NULL));
-            return 1;
-        }
-        memcpy(owned, dst, (size_t)r);
+    if ((size_t)r < cap / 2) {
+        char *fit = realloc(owned, (size_t)r + 1); /* a failed shrink keeps the buffer */
+        if (fit)
+            owned = fit;
     }
     if (s->type == SOCK_STREAM) {
         /* Linux leaves the address of a stream recvfrom empty: use the peer's. */
@@ -145,7 +142,7 @@ int engi_try_recv(struct eng_op *op)
     }
     s->bytes_in += (uint64_t)r;
     s->e->bytes_in += (uint64_t)r;
-    engi_op_finish(op, recv_answer(op, owned, (size_t)r, ++s->reads, &from, fromlen));
+    engi_op_finish(op, recv_answer(op, l, owned, (size_t)r, ++s->reads, &from, fromlen));
     return 1;
 }
 

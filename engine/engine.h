@@ -91,6 +91,7 @@ struct eng_item {
 };
 
 #define ENG_LIST_INLINE 8       /* elements held in the list itself; more are allocated */
+#define ENG_LIST_TEXT 512       /* bytes of short text elements held in the list itself */
 #define ENG_LIST_MAX 128        /* elements a list may hold at all */
 /* Credentials the engine counts sockets for: an owner is a number below this. */
 #define ENG_MAX_OWNERS 64
@@ -105,6 +106,12 @@ struct eng_list {
     struct eng_item *items;     /* inline_items, or an allocated array for a long answer */
     int cap;                    /* elements items holds */
     struct eng_item inline_items[ENG_LIST_INLINE];
+    /* Short text elements (an id, an address, an error's words) are copied here, so that
+     * adding one cannot fail: an answer runs out of memory only for its data, if at all. */
+    char text[ENG_LIST_TEXT];
+    size_t text_used;           /* bytes of text taken */
+    bool failed;                /* memory ran out while it was built: it is the NOMEM error
+                                 * ["cmd","NOMEM: ..."], and takes no more elements */
     /* Bookkeeping to give unread bytes back (eng_give_back). */
     uint64_t sock_num;          /* the socket the data came from; 0 for none */
     uint64_t read_seq;          /* which of its reads: given-back data returns in this order */
@@ -114,6 +121,17 @@ struct eng_list {
 };
 
 void eng_list_free(struct eng_list *list);
+
+/* Size arithmetic that saturates at SIZE_MAX instead of wrapping: a size too large for
+ * memory then fails its allocation or its limit check, and never turns small. */
+static inline size_t eng_size_add(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+static inline size_t eng_size_mul(size_t a, size_t b)
+{
+    return b && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+}
 
 /* Delivers the answer of a command that could not answer at once. Must not call into the
  * engine. The list is the callee's. */

@@ -12,7 +12,8 @@
 #include "tls.h"
 
 #define ENGI_HASH_BUCKETS 65536u      /* socket table buckets (power of two) */
-#define ENGI_SCRATCH_SIZE 65536u      /* recv scratch for small reads */
+#define ENGI_SCRATCH_SIZE 65536u      /* scratch for reads whose bytes are copied on */
+#define ENGI_READ_PROBE 4096u         /* a recv's buffer when nothing is said to be waiting */
 #define ENGI_MAX_ADDRS 16             /* resolved addresses tried by connect */
 #define ENGI_TURN_OPS 32              /* operations a socket finishes per loop turn... */
 #define ENGI_TURN_BYTES (256u << 10)  /* ...or bytes it moves, whichever comes first */

@@ -1,6 +1,8 @@
 /*
  * Building answer lists. Every list starts as [command, "ok"]; errors replace element 2
- * with "NAME: text." and commands append their extra elements.
+ * with "NAME: text." and commands append their extra elements. An answer is whole or an
+ * error: when memory runs out while one is built, it becomes ["cmd","NOMEM: ..."] and
+ * takes nothing more, so no client ever reads "ok" with an element missing.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -41,11 +43,32 @@ static int list_reserve(struct eng_list *l)
     return 0;
 }
 
+static const char nomem_text[] = "NOMEM: out of memory; the answer could not be made.";
+
+/* Memory ran out while l was built: it becomes the NOMEM error, whatever it held. */
+static void list_fail(struct eng_list *l)
+{
+    for (int i = 1; i < l->nitems; i++)
+        if (!l->items[i].borrowed)
+            free(l->items[i].bytes);
+    l->items[1] = (struct eng_item){.bytes = (char *)nomem_text, .len = sizeof(nomem_text) - 1,
+                                    .borrowed = true};
+    l->nitems = 2;
+    l->row_len = 0;
+    l->err = -ENOMEM;
+    l->failed = true;
+}
+
 int engi_list_add_owned(struct eng_list *l, char *bytes, size_t len, bool is_data)
 {
+    if (l->failed) {
+        free(bytes);
+        return -ENOMEM;
+    }
     int rc = list_reserve(l);
     if (rc < 0) {
         free(bytes);
+        list_fail(l);
         return rc;
     }
     bytes[len] = '\0';
@@ -53,11 +76,36 @@ int engi_list_add_owned(struct eng_list *l, char *bytes, size_t len, bool is_dat
     return 0;
 }
 
+/* Copies text into the list's own room when it fits; NULL when it does not. */
+static char *list_text(struct eng_list *l, const char *s, size_t len)
+{
+    if (len >= ENG_LIST_TEXT - l->text_used)
+        return NULL;
+    char *copy = l->text + l->text_used;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    l->text_used += len + 1;
+    return copy;
+}
+
 int engi_list_add(struct eng_list *l, const char *s, size_t len, bool is_data)
 {
-    char *copy = malloc(len + 1);
-    if (!copy)
+    if (l->failed)
         return -ENOMEM;
+    char *text = is_data ? NULL : list_text(l, s, len);
+    if (text) {
+        if (list_reserve(l) < 0) {
+            list_fail(l);
+            return -ENOMEM;
+        }
+        l->items[l->nitems++] = (struct eng_item){.bytes = text, .len = len, .borrowed = true};
+        return 0;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        list_fail(l);
+        return -ENOMEM;
+    }
     memcpy(copy, s, len);
     return engi_list_add_owned(l, copy, len, is_data);
 }
@@ -87,19 +135,24 @@ static void list_set_err_v(struct eng_list *l, int code, const char *fmt, va_lis
     __attribute__((format(printf, 3, 0)));
 static void list_set_err_v(struct eng_list *l, int code, const char *fmt, va_list ap)
 {
+    if (l->failed)
+        return;
     char detail[256], text[320];
     if (fmt)
         vsnprintf(detail, sizeof(detail), fmt, ap);
     size_t len = eng_err_format(text, sizeof(text), code, fmt ? detail : NULL);
-    /* The code is kept even when the text cannot be: the status still tells the error. */
-    l->err = code;
-    char *copy = malloc(len + 1);
-    if (!copy)
+    char *copy = list_text(l, text, len);
+    bool in_list = copy != NULL;
+    if (!copy && (copy = malloc(len + 1)) != NULL)
+        memcpy(copy, text, len + 1);
+    if (!copy) {
+        list_fail(l); /* this error cannot be told; running out of memory can, with no copy */
         return;
-    memcpy(copy, text, len + 1);
+    }
     if (!l->items[1].borrowed)
         free(l->items[1].bytes);
-    l->items[1] = (struct eng_item){.bytes = copy, .len = len, .is_data = false};
+    l->items[1] = (struct eng_item){.bytes = copy, .len = len, .borrowed = in_list};
+    l->err = code;
 }
 
 void engi_list_set_err(struct eng_list *l, int code, const char *fmt, ...)

@@ -196,6 +196,9 @@ void engi_op_finish(struct eng_op *op, struct eng_list *list)
     void *ctx = op->ctx;
     if (list) {
         list->last = true;
+        /* An error, out-of-memory included, still names its socket where a result does
+         * (short text: it takes no memory). */
+        list->failed = false;
         if (op->background && list->err)
             background_error_shape(op, list);
     }

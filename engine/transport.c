@@ -219,13 +219,17 @@ long engi_tx_readable(struct eng_socket *s)
 size_t engi_tx_read_hint(struct eng_socket *s, size_t cap)
 {
     int avail = 0;
-    if (ioctl(s->fd, FIONREAD, &avail) < 0 || avail <= 0)
-        return cap;
+    if (ioctl(s->fd, FIONREAD, &avail) < 0 || avail < 0)
+        avail = 0;
     /* Ciphertext is never shorter than its plaintext: a fair bound either way. */
     size_t have = (size_t)avail + engi_tx_held(s);
     if (have >= cap)
         return cap;
-    return have > ENGI_SCRATCH_SIZE ? have : ENGI_SCRATCH_SIZE;
+    /* Nothing said to be waiting is an end of stream or a wake-up for nothing (or bytes
+     * that arrive this instant): a small buffer learns which, never n bytes of one. */
+    if (have == 0)
+        return cap < ENGI_READ_PROBE ? cap : ENGI_READ_PROBE;
+    return have;
 }
 
 size_t engi_tx_held(const struct eng_socket *s)

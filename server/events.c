@@ -158,7 +158,7 @@ void events_publish(struct events *ev, int owner, const char *name, const char *
         if (!oe->ring)
             return;
     }
-    size_t cap = len + strlen(name) + 64;
+    size_t cap = eng_size_add(len, eng_size_add(strlen(name), 64));
     char *text = malloc(cap);
     if (!text)
         return;

@@ -235,17 +235,18 @@ static struct srv_req *request_begin(struct srv *s, struct MHD_Connection *conn,
  * can be delivered. Returns MHD_NO only when memory ran out. */
 static enum MHD_Result request_body(struct srv_req *r, const char *data, size_t n)
 {
-    if (r->state == REQ_TOO_LARGE || r->body_len + n > r->srv->cfg->max_body) {
+    size_t need = eng_size_add(eng_size_add(r->body_len, n), 1);
+    if (r->state == REQ_TOO_LARGE || need - 1 > r->srv->cfg->max_body) {
         r->state = REQ_TOO_LARGE;
         free(r->body);
         r->body = NULL;
         r->body_len = r->body_cap = 0;
         return MHD_YES;
     }
-    if (r->body_len + n + 1 > r->body_cap) {
+    if (need > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap : 1024;
-        while (cap < r->body_len + n + 1)
-            cap *= 2;
+        while (cap < need)
+            cap = eng_size_mul(cap, 2);
         char *nb = realloc(r->body, cap);
         if (!nb)
             return MHD_NO;

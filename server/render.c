@@ -36,9 +36,10 @@ char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len
 {
     size_t cap = 3;
     for (int i = 0; i < l->nitems; i++)
-        cap += 5 + (l->items[i].is_data ? codec_encoded_max(enc, l->items[i].len)
-                                         : 6 * l->items[i].len); /* 2 for a row's [ ] */
-    char *buf = malloc(cap + 1);
+        cap = eng_size_add(cap, eng_size_add(5, l->items[i].is_data /* 2: a row's [ ] */
+                                                    ? codec_encoded_max(enc, l->items[i].len)
+                                                    : eng_size_mul(6, l->items[i].len)));
+    char *buf = malloc(eng_size_add(cap, 1));
     if (!buf)
         return NULL;
     char *o = buf;
