@@ -99,7 +99,7 @@ async function main() {
   });
   const logPath = path.join(tmp, 'gateway.log');
   const log = fs.openSync(logPath, 'w');
-  const gw = spawn(gatewayBin, ['--listen', `${HOST}:${gwPort}`, '--max-wait', '10', '--quiet'],
+  const gw = spawn(gatewayBin, ['--listen', `${HOST}:${gwPort}`, '--max-wait', '10', ...(process.env.SOAK_VERBOSE ? [] : ['--quiet'])],
     { stdio: ['ignore', log, log] });
   children.push(gw);
   let gwExit = null;
