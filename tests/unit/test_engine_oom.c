@@ -22,8 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "loop.h"
+#include "engine_rig.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define OOM_INJECTION 0
@@ -86,94 +85,6 @@ static void allocations_succeed(void)
 #endif
 }
 
-struct rig {
-    struct eng_loop *loop;
-    struct eng *e;
-};
-
-static void rig_init(struct rig *g)
-{
-    g->loop = eng_loop_new(64);
-    assert_non_null(g->loop);
-    struct eng_config cfg = {.max_wait = 10, .max_sockets = 16, .max_waits = 16};
-    g->e = eng_new(g->loop, &cfg);
-    assert_non_null(g->e);
-}
-
-static void rig_free(struct rig *g)
-{
-    eng_free(g->e);
-    eng_loop_free(g->loop);
-}
-
-struct answer {
-    struct eng_list *list;
-    int count;
-};
-
-static void keep_answer(void *ctx, struct eng_list *list)
-{
-    struct answer *a = ctx;
-    eng_list_free(a->list);
-    a->list = list;
-    a->count++;
-}
-
-static void new_socket(struct rig *g, int type, char *id)
-{
-    struct eng_list *l = eng_socket_create(g->e, 0, type, AF_INET);
-    assert_non_null(l);
-    assert_int_equal(l->err, 0);
-    snprintf(id, 64, "%s", l->items[2].bytes);
-    eng_list_free(l);
-}
-
-static uint16_t bound_port(int fd)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    return ntohs(a.sin_port);
-}
-
-/* A gateway socket of `type` connected to a real loopback peer; returns the peer. */
-static int connected(struct rig *g, int type, char *id)
-{
-    int lfd = socket(AF_INET, type, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    if (type == SOCK_STREAM)
-        assert_int_equal(listen(lfd, 4), 0);
-    new_socket(g, type, id);
-    struct eng_request req = {.cmd = ENG_CMD_CONNECT, .host = "127.0.0.1",
-                              .port = bound_port(lfd), .timeout = -1};
-    struct answer ans = {0};
-    struct eng_list *now = NULL;
-    struct eng_op *op;
-    int rc = eng_exec(g->e, 0, id, &req, keep_answer, &ans, &now, &op);
-    for (int i = 0; rc == ENG_PENDING && ans.count == 0 && i < 100; i++)
-        assert_true(eng_loop_run_once(g->loop, 10) >= 0);
-    struct eng_list *l = rc == 0 ? now : ans.list;
-    assert_non_null(l);
-    assert_int_equal(l->err, 0);
-    eng_list_free(l);
-    if (type == SOCK_DGRAM) {
-        /* The peer sends to the gateway socket's own address. */
-        struct eng_list *name = NULL;
-        struct eng_request gs = {.cmd = ENG_CMD_GETSOCKNAME};
-        assert_int_equal(eng_exec(g->e, 0, id, &gs, keep_answer, &ans, &name, &op), 0);
-        struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                 .sin_port = htons((uint16_t)atoi(name->items[3].bytes))};
-        eng_list_free(name);
-        assert_int_equal(connect(lfd, (struct sockaddr *)&to, sizeof(to)), 0);
-        return lfd;
-    }
-    int peer = accept(lfd, NULL, NULL);
-    assert_true(peer >= 0);
-    close(lfd);
-    return peer;
-}
-
 /* An answer under memory pressure: none, a whole one carrying `data`, or an error whose
  * extra elements are only those an error of its kind has. Returns 1 when it carried the
  * data. */
@@ -202,14 +113,8 @@ static int check_answer(const struct eng_list *l, int whole_items, int data_inde
 static void expect_bytes_back(struct rig *g, const char *id, enum eng_cmd cmd, const char *data,
                               long k)
 {
-    struct answer a = {0};
-    struct eng_list *now = NULL;
-    struct eng_op *op;
     struct eng_request req = {.cmd = cmd, .n = 100, .timeout = 2};
-    int rc = eng_exec(g->e, 0, id, &req, keep_answer, &a, &now, &op);
-    for (int i = 0; rc == ENG_PENDING && a.count == 0 && i < 300; i++)
-        assert_true(eng_loop_run_once(g->loop, 10) >= 0);
-    struct eng_list *l = rc == 0 ? now : a.list;
+    struct eng_list *l = rig_run(g, id, &req);
     if (!l || l->err != 0 || strcmp(l->items[2].bytes, data) != 0)
         fail_msg("allocation %ld failing: the bytes were lost (%s)", k,
                  l ? l->items[1].bytes : "no answer");
@@ -222,9 +127,9 @@ static void run_case(int type, enum eng_cmd cmd, bool background)
     int whole = 3 + (background ? 1 : 0) + (cmd == ENG_CMD_RECVFROM ? 2 : 0);
     for (long k = 0; k < 24; k++) {
         struct rig g;
-        rig_init(&g);
+        rig_init(&g, 64);
         char id[64];
-        int peer = connected(&g, type, id);
+        int peer = rig_connected(&g, type, id);
         assert_int_equal(write(peer, data, strlen(data)), (ssize_t)strlen(data));
         usleep(2000); /* on loopback the bytes are there at once; the wait is for safety */
         struct answer a = {0};

@@ -18,90 +18,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "loop.h"
-
-struct rig {
-    struct eng_loop *loop;
-    struct eng *e;
-};
-
-static void rig_init(struct rig *g)
-{
-    g->loop = eng_loop_new(1024);
-    assert_non_null(g->loop);
-    struct eng_config cfg = {.max_wait = 10, .max_sockets = 64, .max_waits = 64};
-    g->e = eng_new(g->loop, &cfg);
-    assert_non_null(g->e);
-}
-
-static void rig_free(struct rig *g)
-{
-    eng_free(g->e);
-    eng_loop_free(g->loop);
-}
-
-/* Runs one loop turn, waiting at most ms. */
-static void rig_turn(struct rig *g, int ms)
-{
-    assert_true(eng_loop_run_once(g->loop, ms) >= 0);
-}
-
-static int listener(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    assert_int_equal(listen(fd, 8), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-/* The answer a pending operation delivers, kept for the test. */
-struct answer {
-    struct eng_list *list;
-    int count;
-};
-
-static void keep_answer(void *ctx, struct eng_list *list)
-{
-    struct answer *a = ctx;
-    eng_list_free(a->list);
-    a->list = list;
-    a->count++;
-}
+#include "engine_rig.h"
 
 /* An engine socket connected to a real peer; returns the peer's fd, id in id. */
 static int connected(struct rig *g, char *id)
 {
-    uint16_t port;
-    int lfd = listener(&port);
-    struct eng_list *l = eng_socket_create(g->e, 0, SOCK_STREAM, AF_INET);
-    assert_non_null(l);
-    assert_int_equal(l->err, 0);
-    snprintf(id, 64, "%s", l->items[2].bytes);
-    eng_list_free(l);
-    struct eng_request req = {.cmd = ENG_CMD_CONNECT, .host = "127.0.0.1", .port = port,
-                              .timeout = -1};
-    struct answer ans = {0};
-    struct eng_op *op;
-    int rc = eng_exec(g->e, 0, id, &req, keep_answer, &ans, &l, &op);
-    for (int i = 0; rc == ENG_PENDING && ans.count == 0 && i < 100; i++)
-        rig_turn(g, 10);
-    if (rc == 0) {
-        ans.list = l;
-        ans.count = 1;
-    }
-    assert_int_equal(ans.count, 1);
-    assert_int_equal(ans.list->err, 0);
-    eng_list_free(ans.list);
-    int peer = accept(lfd, NULL, NULL);
-    assert_true(peer >= 0);
-    close(lfd);
-    return peer;
+    return rig_connected(g, SOCK_STREAM, id);
 }
 
 /* A blocking recv of up to n bytes; returns ENG_PENDING or 0 with *now set. */
@@ -123,7 +45,7 @@ static void write_all(int fd, const void *buf, size_t n)
 static void check_give_back_order(bool first_given_back_first)
 {
     struct rig g;
-    rig_init(&g);
+    rig_init(&g, 1024);
     char id[64];
     int peer = connected(&g, id);
     struct answer a = {0}, b = {0};
@@ -206,7 +128,7 @@ static void test_one_busy_socket_cannot_starve_another(void **state)
 {
     (void)state;
     struct rig g;
-    rig_init(&g);
+    rig_init(&g, 1024);
     char ida[64], idb[64];
     int pa = connected(&g, ida), pb = connected(&g, idb);
     static struct interleaving log;
@@ -252,7 +174,7 @@ static void test_wait_without_a_timer_is_refused(void **state)
 {
     (void)state;
     struct rig g;
-    rig_init(&g);
+    rig_init(&g, 1024);
     char id[64];
     int peer = connected(&g, id);
     static struct eng_timer others[4096];
