@@ -107,14 +107,21 @@
     return { status: res.status, body: parsed, text };
   }
 
-  /* A value as the API takes it: text, with data (send's stream, sendto's dgram) as
-   * ascii~hex of its bytes, so a string goes out exactly as written. */
+  /* A value as the API takes it: text. Data (send's stream, sendto's dgram) travels as
+   * ascii~hex: a blob as the encoding of its bytes; a string as JMP sends one, its
+   * ~XX escapes standing for bytes ("GET / HTTP/1.0~0d~0a" ends with CR LF, as JMP's
+   * Socket documentation shows) and everything else for itself: a ~ that starts no
+   * escape is sent as ~7E and a NUL as ~00 rather than refused by the gateway. */
+  function stringAsData(s) {
+    return s.replace(/~(?![0-9A-Fa-f]{2})/g, '~7E').replace(/\0/g, '~00');
+  }
+
   function apiValue(interp, v, isData, what) {
     if (V.isNumber(v)) {
       if (Number.isNaN(v)) throw new JslError(`${what} is missing`);
       return String(v);
     }
-    if (V.isString(v)) return isData ? interp.jsl.encode(v, 'ascii~hex') : v;
+    if (V.isString(v)) return isData ? stringAsData(v) : v;
     if (V.isBlob(v)) return interp.jsl.encode(v, 'ascii~hex');
     if (V.isSocket(v)) return v.id;
     throw new JslError(`${what} must be a string, a number or a blob, not ${F.formatValue(v)}`);

@@ -44,7 +44,7 @@ s << close;`);
     ['POST', '/sockets', '{"type":"STREAM"}'],
     ['POST', '/sockets/ID/connect', `["127.0.0.1","${echo.port}"]`],
     ['POST', '/sockets/ID/ioctl', '["FIONBIO","0"]'],
-    ['POST', '/sockets/ID/send', '["ping~0A"]'],
+    ['POST', '/sockets/ID/send', '["ping\\n"]'],
     ['POST', '/sockets/ID/recv', '{"n":"5"}'],
     ['POST', '/sockets/ID/ioctl', '["FIONREAD"]'],
     ['POST', '/sockets/ID/getpeername', '[]'],
@@ -56,17 +56,17 @@ s << close;`);
   assert.equal(r.calls[3].label, 's << Send("ping\\!n")');
 });
 
-test('a string is sent as written, a blob as its bytes; recv gives a blob', async () => {
+test('a string is sent as JMP sends it (~XX is a byte), a blob as its bytes; recv gives a blob', async () => {
   const r = await run(`s = Socket();
 s << Connect("localhost", "${echo.port}");
-s << Send("100% ~00 \\!"literal\\!"");
+s << Send("GET~0d~0A 100% ~zz ~7 \\!"q\\!"\\!0");
 a = s << Recv(100);
 s << Send(Char To Blob("~00~01~FF", "ascii~hex"));
 b = s << Recv(100);
 s << Close();
-Print(Type(a[3]), Blob To Char(a[3]), Hex(b[3]), Length(b[3]));`);
-  assert.equal(r.out, '"Blob"\n"100% ~00 \\!"literal\\!""\n"0001FF"\n3\n');
-  assert.deepEqual(r.calls[2].body, ['100% ~7E00 ~22literal~22']);
+Print(Type(a[3]), Blob To Char(a[3], "ascii~hex"), Length(a[3]), Hex(b[3]), Length(b[3]));`);
+  assert.equal(r.out, '"Blob"\n"GET~0D~0A 100% ~7Ezz ~7E7 ~22q~22~00"\n22\n"0001FF"\n3\n');
+  assert.deepEqual(r.calls[2].body, ['GET~0d~0A 100% ~7Ezz ~7E7 "q"~00']);
 });
 
 test('Socket(DGRAM), Socket("DGRAM"), Socket(IPV6) and both together', async () => {
