@@ -249,7 +249,50 @@ function openEvents(url, headers = {}) {
   });
 }
 
+/*
+ * Opens a WebSocket bridge (SPEC §10) at url and sends one binary message; resolves to
+ * { status, headers, reply } where reply is the first binary message that comes back
+ * (null when the upgrade was refused). A minimal RFC 6455 client: masked frames out,
+ * short unmasked frames in; enough to see bytes cross a router both ways.
+ */
+function webSocketEcho(url, payload) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      agent: false,
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    req.on('response', (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, reply: null,
+        text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('upgrade', (res, sock, head) => {
+      const mask = Buffer.from([1, 2, 3, 4]);
+      const body = Buffer.from(payload).map((b, i) => b ^ mask[i % 4]);
+      sock.write(Buffer.concat([Buffer.from([0x82, 0x80 | payload.length]), mask, body]));
+      let buf = head;
+      const timer = setTimeout(() => { sock.destroy(); reject(new Error('no WebSocket reply')); }, 10000);
+      const take = (d) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length < 2 || buf.length < 2 + (buf[1] & 0x7f)) return;
+        clearTimeout(timer);
+        sock.destroy();
+        resolve({ status: res.statusCode, headers: res.headers, text: '',
+          reply: { opcode: buf[0] & 0x0f, data: buf.subarray(2, 2 + (buf[1] & 0x7f)).toString() } });
+      };
+      sock.on('data', take);
+      sock.on('error', () => {});
+      if (head.length) take(Buffer.alloc(0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 module.exports = {
+  webSocketEcho,
   root, build, gatewayBin, sbin, sleep, freePort, waitFor, call, start, stop, stopAll,
   startGateway, startRouter, renderRouter, startEchoPeer, openEvents,
 };

@@ -240,6 +240,18 @@ test('a run of every command gets answers that match the description', async (t)
   await answer('GET', '/', undefined, 200);
   await answer('GET', '/nope', undefined, 404, /^INVAL: /);
 
+  /* A WebSocket bridge (SPEC §10), where this build has it: 101, then bytes both ways. */
+  const wsock = await create();
+  await answer('POST', `/sockets/${wsock}/connect`, ['127.0.0.1', peer.port], 200, /^ok$/);
+  const ws = await c.webSocketEcho(`${gw.url}/sockets/${wsock}/ws`, 'over the bridge');
+  if (ws.status === 404 && /no such (command|endpoint)/.test(ws.text)) {
+    notBuilt.push('GET /sockets/{id}/ws');
+  } else {
+    described('GET', `/sockets/${wsock}/ws`, ws);
+    assert.equal(ws.status, 101, ws.text);
+    assert.deepEqual(ws.reply, { opcode: 2, data: 'over the bridge' });
+  }
+
   /* What other parts of the SPEC add (TLS §11, WebSocket §10, look-ups §13, the served
    * description §12): checked when this build has them, and listed as not built if not. */
   const later = [

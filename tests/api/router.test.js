@@ -123,6 +123,21 @@ for (const kind of ['haproxy', 'nginx']) {
       }
     });
 
+    await t.test('a WebSocket bridge to each node passes through the router, both ways', async () => {
+      for (const name of NODES) {
+        const id = (await c.call('POST', `${router.url}/sockets?node=${name}`)).body[2];
+        assert.equal(nodeOf(id), name);
+        const r = await c.call('POST', `${router.url}/sockets/${id}/connect`, ['127.0.0.1', peer.port]);
+        assert.deepEqual(r.body, ['connect', 'ok']);
+        /* The peer echoes: the bytes went router -> gateway -> peer and back. */
+        const ws = await c.webSocketEcho(`${router.url}/sockets/${id}/ws`, `ws ${id}`);
+        assert.equal(ws.status, 101, ws.text);
+        assert.equal(ws.headers['sec-websocket-accept'], 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+        assert.deepEqual(ws.reply, { opcode: 2, data: `ws ${id}` });
+        await c.call('DELETE', `${router.url}/sockets/${id}`);
+      }
+    });
+
     await t.test('a wait answers from its gateway, within the router timeouts', async () => {
       const id = ids[0];
       const r = await c.call('POST', `${router.url}/sockets/${id}/recv`, { n: 10, timeout: 1.5 });
