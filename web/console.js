@@ -38,8 +38,14 @@
   /* ---- the runner's host ------------------------------------------------------------ */
 
   /* One API call: {status, body (the parsed JSON, or null), text}. */
-  const request = (method, p, body, signal) => window.SockgateJslSockets.callApi(apiUrl(p), method,
-    token ? { Authorization: `Bearer ${token}` } : {}, body, signal);
+  const request = async (method, p, body, signal) => {
+    const res = await window.SockgateJslSockets.callApi(apiUrl(p), method,
+      token ? { Authorization: `Bearer ${token}` } : {}, body, signal);
+    /* Behind a router each node has its own event stream (SPEC section 12): the panel
+     * follows every node a socket id names. */
+    if (events) for (const node of window.SockgateJslSockets.nodesNamed(p, res.body)) events.follow(node);
+    return res;
+  };
 
   /*
    * Lets the page handle input and paint between slices of a running script. A timer is

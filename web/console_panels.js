@@ -121,16 +121,20 @@
   }
 
   /*
-   * The event stream. EventSource hands over only the event names it listens for, so it
-   * listens for the generic ones, for every callback name the page has seen used (kept
-   * across reloads), and for each name a script arms (listen(name), before arming).
-   * onEvent(name, list) gets every event whose data is a list.
+   * The event streams. Each gateway has its own (SPEC section 12): behind a router the
+   * page follows every node whose sockets it holds, one EventSource each
+   * (/events?node=NAME), from the first socket id that names the node (follow(node)).
+   * Until then one stream without ?node= serves; it closes when the first node is
+   * followed, and events it did not hand over wait on their gateway for the node's own
+   * stream, so none is lost or seen twice. EventSource hands over only the event names it
+   * listens for, so every stream listens for the generic ones, for every callback name
+   * the page has seen used (kept across reloads), and for each name a script arms
+   * (listen(name), before arming). onEvent(name, list) gets every event whose data is a
+   * list.
    */
   function eventsPanel({ url, onEvent, decode }) {
-    let source = null;
-    const names = new Set();
-    let opened = null;
-    let markOpen = null;
+    const names = new Set(['message', 'overflow', 'close', 'restart', ...savedCallbacks()]);
+    const streams = new Map();       /* node ('' until one is known) -> stream */
 
     function handler(name) {
       return (event) => {
@@ -145,46 +149,92 @@
       };
     }
 
+    /* One pill for all streams: live when every one is open. */
+    function showState() {
+      const all = [...streams.values()];
+      const nodes = all.length > 1 ? ` (${all.length} nodes)` : '';
+      if (!all.length || all.some((st) => st.state === 'off')) {
+        setPill(`events: unavailable${nodes}`, 'off');
+        $('events-note').textContent = 'no event stream; retrying';
+      } else if (all.some((st) => st.state !== 'ok')) {
+        setPill(`events: connecting${nodes}`, 'wait');
+      } else {
+        setPill(`events: live${nodes}`, 'ok');
+        $('events-note').textContent = '';
+      }
+    }
+
+    function openStream(node) {
+      const st = { source: null, opened: null, state: 'wait', closed: false };
+      const streamUrl = new URL(url);
+      if (node) streamUrl.searchParams.set('node', node);
+      let markOpen = null;
+      function connect() {
+        if (st.closed) return;
+        st.opened = new Promise((resolve) => { markOpen = resolve; });
+        st.source = new EventSource(streamUrl.href);
+        st.state = 'wait';
+        st.source.addEventListener('open', () => {
+          st.state = 'ok';
+          showState();
+          markOpen(true);
+        });
+        st.source.addEventListener('error', (event) => {
+          if (event.data || st.closed) return; /* an event the server named "error" */
+          if (st.source.readyState === EventSource.CLOSED) {
+            st.state = 'off';
+            markOpen(false);
+            st.source.close();
+            st.source = null;
+            setTimeout(connect, EVENTS_RETRY_MS);
+          } else {
+            st.state = 'wait';
+          }
+          showState();
+        });
+        for (const name of names) st.source.addEventListener(name, handler(name));
+      }
+      st.listen = (name) => {
+        if (st.source) st.source.addEventListener(name, handler(name));
+      };
+      st.close = () => {
+        st.closed = true;
+        if (st.source) st.source.close();
+        if (markOpen) markOpen(false);
+      };
+      connect();
+      return st;
+    }
+
     function add(name) {
       if (!name || names.has(name) || name === 'error' || name === 'open') return;
       names.add(name);
-      if (source) source.addEventListener(name, handler(name));
+      for (const st of streams.values()) st.listen(name);
     }
 
-    function connect() {
-      if (typeof EventSource === 'undefined') {
-        setPill('events: not supported', 'off');
-        return;
-      }
-      opened = new Promise((resolve) => { markOpen = resolve; });
-      source = new EventSource(url);
-      setPill('events: connecting', 'wait');
-      source.addEventListener('open', () => {
-        setPill('events: live', 'ok');
-        $('events-note').textContent = '';
-        markOpen(true);
-      });
-      source.addEventListener('error', (event) => {
-        if (event.data) return; /* an event the server named "error" */
-        if (source.readyState === EventSource.CLOSED) {
-          setPill('events: unavailable', 'off');
-          $('events-note').textContent = 'no event stream; retrying';
-          markOpen(false);
-          source.close();
-          source = null;
-          setTimeout(connect, EVENTS_RETRY_MS);
-        } else {
-          setPill('events: reconnecting', 'wait');
-        }
-      });
-      const all = new Set(['message', 'overflow', 'close', ...names, ...savedCallbacks()]);
-      names.clear();
-      for (const name of all) add(name);
+    if (typeof EventSource === 'undefined') {
+      setPill('events: not supported', 'off');
+    } else {
+      streams.set('', openStream(''));
+      showState();
     }
-
-    connect();
     return {
-      /* Listens for a callback name; resolves once the stream is open (or has failed). */
+      /* Follows one more node's stream (a socket id named it); the first replaces the
+       * stream without ?node=. */
+      follow(node) {
+        if (!node || streams.has(node) || typeof EventSource === 'undefined') return;
+        if (streams.has('')) {
+          streams.get('').close();
+          streams.delete('');
+        }
+        streams.set(node, openStream(node));
+        showState();
+      },
+      /* The nodes followed so far. */
+      nodes() {
+        return [...streams.keys()].filter(Boolean);
+      },
+      /* Listens for a callback name; resolves once every stream is open (or has failed). */
       async listen(name) {
         add(name);
         const kept = savedCallbacks().filter((n) => n !== name).concat([name]);
@@ -193,8 +243,11 @@
         } catch (e) {
           /* not kept, but still heard */
         }
+        if (!streams.size) return false;
         const timeout = new Promise((resolve) => setTimeout(resolve, 3000, false));
-        return opened ? Promise.race([opened, timeout]) : false;
+        const opened = Promise.all([...streams.values()].map((st) => st.opened))
+          .then((all) => all.every(Boolean));
+        return Promise.race([opened, timeout]);
       },
       clear() {
         $('events').replaceChildren();

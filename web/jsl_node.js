@@ -9,7 +9,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
-const { callApi } = require('./jsl_sockets.js');
+const { callApi, nodesNamed } = require('./jsl_sockets.js');
 
 /* The wasm module and web/jsl.js from a built web folder (build/web). */
 async function loadJsl(webDir) {
@@ -127,28 +127,56 @@ function createNodeHost({ gateway, token, onEvent, onNote }) {
   const base = gateway.replace(/\/+$/, '');
   const auth = token ? { Authorization: `Bearer ${token}` } : {};
   const note = onNote || (() => {});
-  let stream = null;
+  /* Behind a router each gateway (node) has its own event stream (SPEC section 12): once
+   * a callback is armed, one stream per node that the script's socket ids have named, or
+   * one without ?node= while none has. */
+  const streams = new Map();       /* node ('' before any is known) -> EventStream */
+  const nodes = new Set();         /* nodes named by the socket ids seen so far */
+  let listening = false;
 
-  const request = (method, p, body, signal) => callApi(base + p, method, auth, body, signal);
+  function openStream(node) {
+    streams.set(node, new EventStream({
+      url: `${base}/events${node ? `?node=${encodeURIComponent(node)}` : ''}`,
+      headers: auth,
+      onProblem: note,
+      onEvent(name, data) {
+        let list = null;
+        try {
+          list = JSON.parse(data);
+        } catch (e) {
+          return;
+        }
+        if (onEvent) onEvent(name, list);
+      },
+    }));
+  }
+
+  /* The first node replaces the stream without ?node=; its undelivered events wait on
+   * their gateway for the node's own stream. */
+  function follow(node) {
+    if (nodes.has(node)) return;
+    nodes.add(node);
+    if (!listening) return;
+    if (streams.has('')) {
+      streams.get('').close();
+      streams.delete('');
+    }
+    openStream(node);
+  }
+
+  const request = async (method, p, body, signal) => {
+    const res = await callApi(base + p, method, auth, body, signal);
+    for (const node of nodesNamed(p, res.body)) follow(node);
+    return res;
+  };
 
   async function listen() {
-    if (!stream) {
-      stream = new EventStream({
-        url: `${base}/events`,
-        headers: auth,
-        onProblem: note,
-        onEvent(name, data) {
-          let list = null;
-          try {
-            list = JSON.parse(data);
-          } catch (e) {
-            return;
-          }
-          if (onEvent) onEvent(name, list);
-        },
-      });
+    if (!listening) {
+      listening = true;
+      if (!nodes.size) openStream('');
+      for (const node of nodes) openStream(node);
     }
-    await stream.ready();
+    await Promise.all([...streams.values()].map((s) => s.ready()));
   }
 
   return {
@@ -158,7 +186,7 @@ function createNodeHost({ gateway, token, onEvent, onNote }) {
     yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
     now: () => performance.now(),
     close() {
-      if (stream) stream.close();
+      for (const s of streams.values()) s.close();
     },
   };
 }

@@ -107,6 +107,19 @@
     return { status: res.status, body: parsed, text };
   }
 
+  /*
+   * The gateways (nodes, SPEC section 12) that a call's socket ids name: "gw2" for
+   * gw2.s17..., in the call's path (/sockets/gw2.s17.../recv) or among the strings of its
+   * answer (["socket","ok","gw2.s17..."], accept's new socket). Behind a router each node
+   * has its own event stream, and a host follows every node its sockets are on.
+   */
+  const NODE_ID = /^([A-Za-z0-9_.-]+)\.s[0-9]+$/;
+  function nodesNamed(path, answer) {
+    const ids = [(/^\/sockets\/([^/?]+)/.exec(path) || [])[1] || ''];
+    if (Array.isArray(answer)) ids.push(...answer.filter((x) => typeof x === 'string'));
+    return ids.map((id) => NODE_ID.exec(id)).filter(Boolean).map((m) => m[1]);
+  }
+
   /* A value as the API takes it: text. Data (send's stream, sendto's dgram) travels as
    * ascii~hex: a blob as the encoding of its bytes; a string as JMP sends one, its
    * ~XX escapes standing for bytes ("GET / HTTP/1.0~0d~0a" ends with CR LF, as JMP's
@@ -270,5 +283,5 @@
     return true;
   }
 
-  return { builtins, send, deliver, callApi, DATA_COMMANDS, COMMANDS };
+  return { builtins, send, deliver, callApi, nodesNamed, DATA_COMMANDS, COMMANDS };
 }));
