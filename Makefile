@@ -3,6 +3,7 @@
 #   make run        install what is missing, build, start on 127.0.0.1:8080
 #   make test       install what is missing, build, run every test: plain and ASan/UBSan
 #   make bench      benchmarks (tests/bench), fuzz: libFuzzer harnesses for a bounded time
+#   make install    PREFIX (/usr/local) and DESTDIR as usual: bin/sockgate, bin/sockgate-jsl
 #   make soak       the gateway under a mixed load for SOAK_SECONDS (300), sampled, and the
 #                   WebSocket bridge's 100 MB transfers SOAK_WS_ROUNDS (50) times (tests/soak)
 # A variant build goes to its own folder: `make BUILD=build/asan SAN=1`.
@@ -127,6 +128,24 @@ test-bins: $(BUILD)/sockgate $(UNIT_BIN) $(INTEG_BIN) $(SHIM_LIBS)
 
 clean:
 	rm -rf build
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the gateway, sockgate-jsl and the
+# console's files they load (web/ beside each binary) in $(PREFIX)/lib/sockgate, and both
+# commands in $(PREFIX)/bin as links there (each finds its web/ through the link).
+PREFIX ?= /usr/local
+INSTALL_LIB = $(DESTDIR)$(PREFIX)/lib/sockgate
+INSTALL_BIN = $(DESTDIR)$(PREFIX)/bin
+.PHONY: install uninstall
+install: all
+	install -d $(INSTALL_BIN) $(INSTALL_LIB)/web
+	install -m 755 $(BUILD)/sockgate $(BUILD)/sockgate-jsl $(INSTALL_LIB)/
+	install -m 644 $(BUILD)/web/* $(INSTALL_LIB)/web/
+	ln -sfn ../lib/sockgate/sockgate $(INSTALL_BIN)/sockgate
+	ln -sfn ../lib/sockgate/sockgate-jsl $(INSTALL_BIN)/sockgate-jsl
+
+uninstall:
+	rm -f $(INSTALL_BIN)/sockgate $(INSTALL_BIN)/sockgate-jsl
+	rm -rf $(INSTALL_LIB)
 
 # Each part that has its own rules keeps them next to its code.
 -include web/web.mk

@@ -131,7 +131,8 @@
         log.error(info);
       },
       call(call) {
-        wrote = true;
+        /* A message's row is not the script's output: as in JMP's log, a script that
+         * wrote nothing still shows its last value (`Get Addr Info("localhost")[3][4]`). */
         const entry = log.message(call);
         rows.set(call, entry);
         pendingRows.add(entry);

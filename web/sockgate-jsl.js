@@ -90,13 +90,16 @@ async function main() {
   const { loadJsl, createNodeHost } = require(path.join(dir, 'jsl_node.js'));
   const { Runner } = require(path.join(dir, 'jsl_runner.js'));
   const { formatValue } = require(path.join(dir, 'jsl_format.js'));
+  const { EMPTY } = require(path.join(dir, 'jsl_values.js'));
   const file = opts.script === '-' ? 'stdin' : opts.script;
   const jsl = await loadJsl(dir);
 
   let runner = null;
   let lineOpen = false;
+  let wrote = false;
   const out = (text) => {
     process.stdout.write(text);
+    wrote = true;
     lineOpen = !text.endsWith('\n');
   };
   const err = (text) => {
@@ -132,6 +135,11 @@ async function main() {
   });
   const result = await runner.run(source);
   host.close();
+  /* As JMP's log (and the page) show it: a script that wrote nothing prints the value of
+   * its last expression, so `Get Addr Info("localhost")[3][4];` shows the address. */
+  if (result.status === 'done' && !wrote && result.value !== undefined && result.value !== EMPTY) {
+    out(`${formatValue(result.value)}\n`);
+  }
   switch (result.status) {
     case 'done': return 0;
     case 'stop': return result.lastAnswerOk ? 0 : 1;
