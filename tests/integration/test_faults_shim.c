@@ -1,8 +1,9 @@
 /*
  * Failures the kernel can hand the real server, made to happen with LD_PRELOAD shims
- * (tests/shim/): sendto answering ENOBUFS on an always-writable datagram socket, and the
- * event loop's epoll_wait failing while requests wait. Each test counts what happened
- * (system calls made, answers received, lines logged) rather than timing it.
+ * (tests/shim/): sendto answering ENOBUFS on an always-writable datagram socket, the
+ * event loop's epoll_wait failing while requests wait, and libmicrohttpd's panic. Each
+ * test counts what happened (system calls made, answers received, lines logged) rather
+ * than timing it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,6 +120,34 @@ static void test_failing_loop_is_loud_and_answers(void **state)
     close(peer);
 }
 
+/* libmicrohttpd's panic (here: a close() that reports EBADF, which it takes for a corrupt
+ * descriptor table) aborts the process: the gateway's panic handler says so, with
+ * libmicrohttpd's reason, in a log that reaches stderr before the abort (the log is
+ * buffered, so without the handler's flush the line was lost with the process). */
+static void test_mhd_panic_is_logged_before_the_abort(void **state)
+{
+    (void)state;
+    struct hx_server srv;
+    su_start_shim(&srv, "close_ebadf", NULL, NULL);
+    cu_healthz(&srv);
+    assert_int_equal(kill(srv.pid, SIGUSR2), 0);
+    /* The next HTTP connection libmicrohttpd closes is the one whose close() fails: that of
+     * the request above if its client's leaving is seen only now, else this one's, which
+     * connects and leaves (a connect that fails finds the server gone already). */
+    usleep(50000);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(srv.port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    (void)connect(fd, (struct sockaddr *)&to, sizeof(to));
+    close(fd);
+    assert_int_equal(wait_exit(&srv, 10000), 128 + SIGABRT);
+    static char log[65536];
+    su_read_log(&srv, log, sizeof(log));
+    if (!strstr(log, "libmicrohttpd panic at ") || !strstr(log, "Close socket failed"))
+        fail_msg("the log does not carry libmicrohttpd's panic and its reason:\n%s", log);
+}
+
 /* The loop refuses to watch sockets (epoll_ctl fails with ENOSPC, as at max_user_watches):
  * a recv that would wait is answered at once, 429 LIMIT, rather than waiting for a wake-up
  * that cannot come; a background one ends with that error as its event; the server goes
@@ -162,6 +194,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sendto_enobufs_does_not_spin, su_stop_leftovers),
         cmocka_unit_test_teardown(test_failing_loop_is_loud_and_answers, su_stop_leftovers),
         cmocka_unit_test_teardown(test_refused_watch_answers_the_wait, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_mhd_panic_is_logged_before_the_abort, su_stop_leftovers),
     };
     return cmocka_run_group_tests_name("faults_shim", tests, NULL, NULL);
 }
