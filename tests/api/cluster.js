@@ -78,6 +78,25 @@ function start(file, args, label) {
 }
 
 /*
+ * A literal address in text that is neither loopback nor unspecified (dotted IPv4, or an
+ * IPv6 address other than ::1, ::ffff:127.x and ::), or null. As the C harness does
+ * (tests/integration/netns.h), call() refuses to send a request naming one: these tests
+ * run on the machine's own network, where a regressed policy would let the packet go.
+ * A test that must name one belongs in a network namespace (tests/integration).
+ */
+function remoteAddressIn(text) {
+  for (const m of text.matchAll(/(?<![\w.])(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w.])/g)) {
+    if (m[1] !== '127' && m[0] !== '0.0.0.0') return m[0];
+  }
+  for (const m of text.matchAll(/(?<![\w:.])[0-9a-f:.]*:[0-9a-f:.]*:[0-9a-f:.]*(?![\w:.])/gi)) {
+    if (!net.isIPv6(m[0])) continue;
+    if (m[0] === '::1' || m[0] === '::' || /^::ffff:127\./i.test(m[0])) continue;
+    return m[0];
+  }
+  return null;
+}
+
+/*
  * One JSON call: method, url, body (an object or array is sent as JSON, a string as is).
  * Resolves to { status, headers, body (parsed JSON, or the text when it is not JSON) }.
  * Every call has its own connection, so a request that waits never holds up another.
@@ -86,6 +105,18 @@ function call(method, url, body, headers = {}) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? null
       : typeof body === 'string' ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
+    let where = url;
+    try {
+      where = decodeURIComponent(url);
+    } catch (e) {
+      /* a test's deliberately bad escape: read it as it is */
+    }
+    const remote = remoteAddressIn(`${where} ${data ? data.toString('latin1') : ''}`);
+    if (remote) {
+      reject(new Error(`${method} ${url} names ${remote}, beyond loopback: such a test must run ` +
+        'in a network namespace of its own (tests/integration/netns.h), not here'));
+      return;
+    }
     const req = http.request(url, {
       method,
       agent: false,
@@ -294,5 +325,5 @@ function webSocketEcho(url, payload) {
 module.exports = {
   webSocketEcho,
   root, build, gatewayBin, sbin, sleep, freePort, waitFor, call, start, stop, stopAll,
-  startGateway, startRouter, renderRouter, startEchoPeer, openEvents,
+  startGateway, startRouter, renderRouter, startEchoPeer, openEvents, remoteAddressIn,
 };
