@@ -113,6 +113,8 @@ test('the compose file runs three gateways and HAProxy on loopback, as haproxy.c
     assert.equal(args[args.indexOf('--node') + 1], name);
     assert.equal(args[args.indexOf('--listen') + 1], address);
     assert.match(address, /^127\./, 'loopback only');
+    /* Behind the router every connection comes from one address: no per-address limit. */
+    assert.equal(args[args.indexOf('--max-connections-per-ip') + 1], '0', name);
   }
   assert.equal(compose.services.router.network_mode, 'host');
   assert.match(read('haproxy/haproxy.cfg'), /bind 127\.0\.0\.1:8080/);
