@@ -12,8 +12,9 @@ pkgs_for() {
     wasm)  echo "emscripten nodejs" ;;
     browser) echo "chromium npm" ;;
     # Routers and validators for tests/api: HAProxy 2.6 (nginx is in test), promtool
-    # (only the prometheus package has it) and docker-compose (to validate deploy/compose.yaml).
-    api) echo "haproxy prometheus docker-compose" ;;
+    # (only the prometheus package has it), docker-compose (to validate deploy/compose.yaml)
+    # and the Kubernetes API's models (tests/api/k8s_strict.py: no unknown fields).
+    api) echo "haproxy prometheus docker-compose python3-kubernetes" ;;
     bench) echo "wrk valgrind websockify" ;;
     *) echo "ensure-deps: unknown group $1" >&2; exit 2 ;;
     esac

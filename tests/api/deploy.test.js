@@ -4,7 +4,8 @@
  * (haproxy -c), nginx accepts its own (nginx -t); their timeouts outlast --max-wait and the
  * heartbeat; the compose file parses, agrees with the HAProxy config and passes
  * `docker compose config` where a Compose is installed; every Kubernetes manifest parses
- * and validates against the Kubernetes schemas (kubernetes-models, offline), and the
+ * and validates against the Kubernetes schemas (kubernetes-models, offline) and, field by
+ * field with no unknown field allowed, against the API's models (k8s_strict.py), and the
  * objects fit together: pod names are node names, probes on /healthz, non-root, requests,
  * disruption budgets, the router's servers are the StatefulSet's pods.
  *
@@ -155,6 +156,29 @@ test('every Kubernetes manifest validates against the Kubernetes schemas', () =>
   const broken = structuredClone(find('StatefulSet', 'sockgate'));
   broken.spec.replicas = 'three';
   assert.throws(() => new StatefulSet(broken).validate());
+});
+
+test('every Kubernetes manifest passes a strict check: no field the API does not define', () => {
+  /* kubernetes-models (above) lets unknown fields pass, so a misspelt probe would be
+   * dropped by the cluster without a word. k8s_strict.py walks every object through the
+   * API's own models (Debian's python3-kubernetes) and names any field they lack. */
+  const strict = path.join(__dirname, 'k8s_strict.py');
+  const files = manifests.map((f) => path.join(deploy, 'kubernetes', f));
+  let r = spawnSync(strict, files);
+  assert.equal(r.status, 0, `k8s_strict.py:\n${r.stdout}${r.stderr}`);
+  /* It is real: a misspelt field, one in the wrong place and a wrong type are refused. */
+  const broken = read('kubernetes/gateways.yaml')
+    .replace('readinessProbe:', 'readinesProbe:')
+    .replace(/^( *)serviceName:/m, '$1servicename:')
+    .replace(/^( *)replicas: \d+/m, '$1replicas: three');
+  const file = path.join(tmp, 'broken.yaml');
+  fs.writeFileSync(file, broken);
+  r = spawnSync(strict, [file]);
+  assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
+  const out = r.stdout.toString();
+  assert.match(out, /unknown field "readinesProbe" in V1Container/);
+  assert.match(out, /unknown field "servicename" in V1StatefulSetSpec/);
+  assert.match(out, /replicas: 'three' is not of type int/);
 });
 
 test('the StatefulSet names each gateway after its pod, behind a headless Service', () => {
