@@ -198,7 +198,8 @@
       decode: (text) => jsl.decode(text, 'ascii~hex'),
       onChange: () => refreshSockets(),
     });
-    refreshSockets = socketsPanel(request, (id) => streams.open(id));
+    /* The nodes whose sockets the page holds: the ones whose event streams it follows. */
+    refreshSockets = socketsPanel(request, (id) => streams.open(id), () => (events ? events.nodes() : []));
     const eventsUrl = apiUrl('/events');
     if (token) eventsUrl.searchParams.set('token', token);
     events = eventsPanel({

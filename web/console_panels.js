@@ -47,11 +47,27 @@
     box.replaceChildren(el('table', { class: 'socket-table' }, el('thead', {}, head), el('tbody', {}, ...rows)));
   }
 
-  /* One GET /sockets at a time; a refresh asked for meanwhile runs once it is done, so
-   * the panel always ends on the latest state. */
-  function socketsPanel(request, onStream) {
+  /* One refresh at a time; a refresh asked for meanwhile runs once it is done, so the
+   * panel always ends on the latest state. Behind a router each node lists only its own
+   * sockets (SPEC section 12): once the page follows nodes (nodes(), those whose sockets
+   * it holds), the panel asks each one, GET /sockets?node=NAME, and shows them all; a
+   * node that does not answer is named in the note. */
+  function socketsPanel(request, onStream, nodes = () => []) {
     let busy = false;
     let again = false;
+    async function list(node) {
+      try {
+        const reply = await request('GET', node ? `/sockets?node=${encodeURIComponent(node)}` : '/sockets');
+        const sockets = reply.body && reply.body.sockets;
+        if (reply.status === 401) return { note: 'needs a token: open the console with ?token=…' };
+        if (reply.status >= 300 || !Array.isArray(sockets)) {
+          return { note: `GET /sockets${node ? `?node=${node}` : ''}: HTTP ${reply.status}` };
+        }
+        return { sockets };
+      } catch (e) {
+        return { note: node ? `${node} unreachable` : 'gateway unreachable' };
+      }
+    }
     async function refresh() {
       if (busy) {
         again = true;
@@ -59,16 +75,16 @@
       }
       busy = true;
       try {
-        const reply = await request('GET', '/sockets');
-        const list = reply.body && reply.body.sockets;
-        if (reply.status === 401) $('sockets-note').textContent = 'needs a token: open the console with ?token=…';
-        else if (reply.status >= 300 || !Array.isArray(list)) $('sockets-note').textContent = `GET /sockets: HTTP ${reply.status}`;
+        const named = nodes();
+        const replies = await Promise.all((named.length ? named : ['']).map(list));
+        const all = replies.flatMap((r) => r.sockets || []);
+        const notes = replies.filter((r) => r.note).map((r) => r.note);
+        const nodeCount = named.length > 1 ? ` on ${named.length} nodes` : '';
+        if (notes.length && !all.length) $('sockets-note').textContent = notes.join('; ');
         else {
-          $('sockets-note').textContent = `${list.length} open`;
-          renderSockets(list, onStream);
+          $('sockets-note').textContent = [`${all.length} open${nodeCount}`, ...notes].join('; ');
+          renderSockets(all, onStream);
         }
-      } catch (e) {
-        $('sockets-note').textContent = 'gateway unreachable';
       } finally {
         busy = false;
         if (again) {

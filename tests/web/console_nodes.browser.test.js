@@ -4,7 +4,7 @@
  * deploy/router-conf.sh (tests/api/cluster.js starts them all). The page comes through
  * the router; a script's sockets land on several gateways; the console follows every
  * node whose sockets it holds, one EventSource each, so every socket's callback fires,
- * once. sockgate-jsl, the command-line runner, does the same with its own streams.
+ * once, and its sockets panel lists the sockets of all those nodes. sockgate-jsl, the command-line runner, does the same with its own streams.
  *
  *   SOCKGATE_BUILD=build node --test tests/web/console_nodes.browser.test.js
  */
@@ -86,6 +86,14 @@ test('the console follows the event stream of every node whose sockets it holds'
   /* One EventSource per node, named with ?node=, and no other. */
   assert.deepEqual([...streams].sort(), nodes);
   assert.match(await page.locator('#events-status').innerText(), new RegExp(`\\(${nodes.length} nodes\\)`));
+  /* The sockets panel lists the sockets of every node, not only those of the gateway the
+   * router picked for a plain GET /sockets: each node asked with ?node=NAME. */
+  await page.click('#sockets-refresh');
+  await page.waitForFunction((n) => document.querySelectorAll('#sockets .sock-id').length === n,
+    SOCKETS, { timeout: 10000 });
+  const listed = await page.locator('#sockets .sock-id').allInnerTexts();
+  assert.deepEqual([...new Set(listed.map((id) => id.slice(0, id.lastIndexOf('.'))))].sort(), nodes);
+  assert.match(await page.locator('#sockets-note').innerText(), new RegExp(`^${SOCKETS} open on ${nodes.length} nodes`));
 });
 
 test('sockgate-jsl follows every node too', async () => {
