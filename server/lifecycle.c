@@ -198,6 +198,15 @@ static int watch_signals(struct srv *s)
     return eng_watch_set(s->loop, &s->signal_watch, EPOLLIN);
 }
 
+/* The port listened on: the TLS listener's, or libmicrohttpd's own socket's. */
+static unsigned listen_port(const struct srv *s)
+{
+    if (s->tlsl)
+        return tlsl_port(s);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return di ? di->port : 0;
+}
+
 int srv_open(struct srv *s, struct cfg *cfg)
 {
     memset(s, 0, sizeof(*s));
@@ -255,7 +264,7 @@ int srv_open(struct srv *s, struct cfg *cfg)
         return -1;
     if (cfg->idle_timeout > 0)
         eng_timer_start(s->loop, &s->idle_timer, eng_now_ms() + 100);
-    log_startup(s, generated);
+    log_startup(s, generated, listen_port(s));
     log_line(cfg, "open files: room for %zu sockets and %u HTTP connections", s->socket_fds,
              s->http_fds);
     return 0;

@@ -115,13 +115,23 @@ void log_vline(const struct cfg *cfg, const char *fmt, va_list ap)
     }
 }
 
-void log_startup(const struct srv *s, bool token_generated)
+/* HOST:PORT as given, with the port the kernel gave: --listen 127.0.0.1:0 asks for any. */
+static void listen_address(const char *given, unsigned port, char *out, size_t len)
+{
+    const char *colon = strrchr(given, ':');
+    int host_len = colon ? (int)(colon - given) : (int)strlen(given);
+    snprintf(out, len, "%.*s:%u", host_len, given, port);
+}
+
+void log_startup(const struct srv *s, bool token_generated, unsigned port)
 {
     const struct cfg *cfg = s->cfg;
     char policy[1024];
     eng_policy_describe(s->policy, policy, sizeof(policy));
     const char *scheme = cfg->tls_cert[0] ? "https" : "http";
-    log_line(cfg, "listening on %s://%s (max wait %gs, up to %zu sockets)", scheme, cfg->listen,
+    char bound[160];
+    listen_address(cfg->listen, port, bound, sizeof(bound));
+    log_line(cfg, "listening on %s://%s (max wait %gs, up to %zu sockets)", scheme, bound,
              cfg->max_wait, cfg->max_sockets);
     if (!cfg->listen_loopback && !cfg->tls_cert[0])
         log_line(cfg, "warning: listening beyond loopback without TLS: tokens and data travel "
@@ -133,12 +143,11 @@ void log_startup(const struct srv *s, bool token_generated)
     log_line(cfg, "auth: %s", auth);
     /* A wildcard address is no place to browse to: show this machine's loopback. */
     char where[160];
-    const char *port = strrchr(cfg->listen, ':');
     if (strncmp(cfg->listen, "0.0.0.0:", 8) == 0 || strncmp(cfg->listen, "[::]:", 5) == 0 ||
         strncmp(cfg->listen, "*:", 2) == 0 || cfg->listen[0] == ':')
-        snprintf(where, sizeof(where), "127.0.0.1%s", port ? port : "");
+        snprintf(where, sizeof(where), "127.0.0.1:%u", port);
     else
-        snprintf(where, sizeof(where), "%s", cfg->listen);
+        snprintf(where, sizeof(where), "%s", bound);
     /* The generated token must reach the person who started the server, once. */
     if (token_generated)
         log_line(cfg, "console: %s://%s/?token=%s", scheme, where, cfg->tokens[0]);

@@ -23,7 +23,8 @@ void log_line(const struct cfg *cfg, const char *fmt, ...) __attribute__((format
 /* The same with a va_list, for libmicrohttpd's messages (MHD_OPTION_EXTERNAL_LOGGER). */
 void log_vline(const struct cfg *cfg, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
-void log_startup(const struct srv *s, bool token_generated);
+/* port: the one listened on, which the kernel chose when --listen gave port 0. */
+void log_startup(const struct srv *s, bool token_generated, unsigned port);
 void log_access(const struct srv_req *r, const char *method, const char *url);
 
 #endif

@@ -503,6 +503,16 @@ int tlsl_start(struct srv *s)
     return 0;
 }
 
+unsigned tlsl_port(const struct srv *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (!s->tlsl || getsockname(s->tlsl->listen.fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
 void tlsl_stop(struct srv *s)
 {
     struct tlsl *l = s->tlsl;

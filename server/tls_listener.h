@@ -15,6 +15,8 @@ struct srv;
 /* Loads the certificate and key and starts listening on cfg->listen. Returns 0, or -1
  * after printing why. */
 int tlsl_start(struct srv *s);
+/* The port it listens on (the kernel's choice when --listen gave port 0), or 0. */
+unsigned tlsl_port(const struct srv *s);
 /* Closes the listener and every connection. Accepts a server without one. */
 void tlsl_stop(struct srv *s);
 /* Reads the certificate and key files again (SIGHUP): new connections use them, open
