@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "stream.h"
 #include "ws_bridge_int.h"
 
@@ -34,10 +35,15 @@ static void stream_ready(void *ctx, unsigned events)
         bridge_step(b);
 }
 
-/* Runs the bridge on the next loop turn rather than inside the caller's stack. */
+static void bridge_fail(struct ws_bridge *b, const char *what, int rc);
+
+/* Runs the bridge on the next loop turn rather than inside the caller's stack; without a
+ * timer for that, the bridge ends (nothing else would run it again). */
 static void bridge_kick(struct ws_bridge *b)
 {
-    eng_timer_start(b->srv->loop, &b->timer, 0);
+    int rc = eng_timer_start(b->srv->loop, &b->timer, 0);
+    if (rc < 0)
+        bridge_fail(b, "time this bridge", rc);
 }
 
 static void stream_closed(void *ctx, int code)
@@ -85,7 +91,9 @@ static void bridge_done(struct ws_bridge *b)
 {
     struct ws_hub *hub = b->srv->ws;
     end_socket(b);
-    eng_watch_set(b->srv->loop, &b->watch, 0);
+    /* Taking a watch out cannot leave anything waiting: its result does not matter, and
+     * the descriptor closes next anyway. */
+    (void)eng_watch_set(b->srv->loop, &b->watch, 0);
     eng_timer_stop(b->srv->loop, &b->timer);
     b->phase = WS_DONE;
     /* libmicrohttpd closes the descriptor and completes the request on its next run. */
@@ -100,6 +108,27 @@ static void bridge_done(struct ws_bridge *b)
     hub->count--;
     b->next = hub->dead;
     hub->dead = b;
+}
+
+/* The loop refused the bridge a watch or a timer (epoll_ctl failing, as at
+ * max_user_watches; no timer free): no event could ever move it again, so it ends now
+ * rather than hang. Our Close 1011 says why, as far as the connection takes it at once,
+ * then FIN; the client's unread bytes are read away first so that the close sends no
+ * reset over them. The log says which bridge and why. */
+static void bridge_fail(struct ws_bridge *b, const char *what, int rc)
+{
+    char reason[120];
+    snprintf(reason, sizeof(reason), "the event loop cannot %s: %s", what, strerror(-rc));
+    log_line(b->srv->cfg, "WebSocket bridge on %s ended: %s", b->id, reason);
+    if (b->phase == WS_OPEN) {
+        ws_framer_close(b->fr, 1011, reason);
+        wsb_pump_down_write(b);
+        shutdown(b->fd, SHUT_WR);
+    }
+    uint8_t scratch[4096];
+    for (int i = 0; i < 64 && recv(b->fd, scratch, sizeof(scratch), MSG_DONTWAIT) > 0; i++)
+        ;
+    bridge_done(b);
 }
 
 /* The reason of a Close for a socket that failed: "CONNRESET: connection reset by peer." */
@@ -212,7 +241,9 @@ static void check_liveness(struct ws_bridge *b, uint64_t now)
     }
 }
 
-static void set_interest(struct ws_bridge *b, uint64_t now)
+/* Tells the loop and the stream what the bridge waits for, and arms its next deadline.
+ * Returns false when the loop refused and the bridge ended (bridge_fail). */
+static bool set_interest(struct ws_bridge *b, uint64_t now)
 {
     uint32_t ev = 0;
     if (b->phase == WS_DRAINING)
@@ -221,7 +252,11 @@ static void set_interest(struct ws_bridge *b, uint64_t now)
         ev |= EPOLLIN;
     if (b->phase == WS_OPEN && b->client_blocked)
         ev |= EPOLLOUT;
-    eng_watch_set(b->srv->loop, &b->watch, ev);
+    int rc = eng_watch_set(b->srv->loop, &b->watch, ev);
+    if (rc < 0) {
+        bridge_fail(b, "watch the client's connection", rc);
+        return false;
+    }
     if (b->st) {
         unsigned want = 0;
         if (wsb_down_wanted(b) && wsb_down_has_room(b))
@@ -242,10 +277,16 @@ static void set_interest(struct ws_bridge *b, uint64_t now)
         if (b->opts.idle_s > 0)
             next = min_deadline(next, b->last_data_ms + (uint64_t)(b->opts.idle_s * 1000));
     }
-    if (next)
-        eng_timer_start(b->srv->loop, &b->timer, next > now ? next : now);
-    else
+    if (!next) {
         eng_timer_stop(b->srv->loop, &b->timer);
+        return true;
+    }
+    rc = eng_timer_start(b->srv->loop, &b->timer, next > now ? next : now);
+    if (rc < 0) {
+        bridge_fail(b, "time this bridge", rc);
+        return false;
+    }
+    return true;
 }
 
 /* Reads away what the client still sends after our FIN, until its own FIN. */
@@ -261,7 +302,7 @@ static void drain_step(struct ws_bridge *b, uint64_t now)
         if (r < 0)
             break;
     }
-    set_interest(b, now);
+    (void)set_interest(b, now); /* on failure it ended the bridge: nothing is left to do */
 }
 
 static void bridge_step(struct ws_bridge *b)
@@ -296,7 +337,8 @@ static void bridge_step(struct ws_bridge *b)
     }
     check_liveness(b, now);
     wsb_pump_down_write(b); /* a ping or Close just queued */
-    set_interest(b, now);
+    if (!set_interest(b, now))
+        return;
     /* Client bytes already read wait in the framer, where epoll cannot see them. */
     if (ws_framer_input_ready(b->fr))
         bridge_kick(b);

@@ -1,9 +1,9 @@
 /*
  * Failures the kernel can hand the real server, made to happen with LD_PRELOAD shims
  * (tests/shim/): sendto answering ENOBUFS on an always-writable datagram socket, the
- * event loop's epoll_wait failing while requests wait, and libmicrohttpd's panic. Each
- * test counts what happened (system calls made, answers received, lines logged) rather
- * than timing it.
+ * event loop's epoll_wait failing while requests wait, epoll_ctl refusing watches to waits
+ * and to a WebSocket bridge, and libmicrohttpd's panic. Each test counts what happened
+ * (system calls made, answers received, lines logged) rather than timing it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +25,7 @@
 #include "harness.h"
 #include "srv_util.h"
 #include "sse.h"
+#include "ws_util.h"
 
 /* ENOBUFS on a datagram socket, which still polls writable: the sendto answers the error
  * after one attempt. Waiting for EPOLLOUT instead retried at full speed until the wait ran
@@ -188,12 +189,45 @@ static void test_refused_watch_answers_the_wait(void **state)
     assert_int_equal(cu_stop(&srv), 0);
 }
 
+/* The loop refuses to watch a WebSocket bridge's connection (epoll_ctl fails with ENOSPC,
+ * as at max_user_watches): the bridge ends at once with Close 1011 saying why, its socket
+ * closes, and the log names the bridge. Its failure used to go unnoticed: the bridge then
+ * waited for events that could never come, and the client heard nothing. */
+static void test_refused_watch_ends_the_bridge(void **state)
+{
+    (void)state;
+    struct hx_server srv;
+    su_start_shim(&srv, "epoll_fail", NULL, "SOCKGATE_SHIM_EPOLL_CTL=1");
+    char id[64];
+    int peer;
+    cu_connected_pair(&srv, false, id, &peer);
+    assert_int_equal(kill(srv.pid, SIGUSR2), 0);
+    cu_healthz(&srv); /* the signal has been taken */
+
+    struct wsc c;
+    wu_open(&c, &srv, id, NULL);
+    wu_expect_close(&c, 1011, "cannot watch the client's connection");
+    wsc_close(&c);
+    wu_wait_state(&srv, id, "gone");
+    uint8_t buf[16];
+    assert_int_equal(wu_read_to_eof(peer, buf, sizeof(buf)), 0); /* the peer sees the end */
+    close(peer);
+    static char log[65536];
+    char line[128];
+    snprintf(line, sizeof(line), "WebSocket bridge on %s ended: the event loop cannot watch", id);
+    if (!su_wait_log(&srv, line, log, sizeof(log)))
+        fail_msg("the log does not say which bridge ended, and why:\n%s", log);
+    cu_healthz(&srv);
+    assert_int_equal(cu_stop(&srv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sendto_enobufs_does_not_spin, su_stop_leftovers),
         cmocka_unit_test_teardown(test_failing_loop_is_loud_and_answers, su_stop_leftovers),
         cmocka_unit_test_teardown(test_refused_watch_answers_the_wait, su_stop_leftovers),
+        cmocka_unit_test_teardown(test_refused_watch_ends_the_bridge, su_stop_leftovers),
         cmocka_unit_test_teardown(test_mhd_panic_is_logged_before_the_abort, su_stop_leftovers),
     };
     return cmocka_run_group_tests_name("faults_shim", tests, NULL, NULL);
