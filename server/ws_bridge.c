@@ -349,6 +349,8 @@ static void client_ready(struct eng_watch *w, uint32_t events)
     struct ws_bridge *b = (struct ws_bridge *)((char *)w - offsetof(struct ws_bridge, watch));
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
         b->client_blocked = false;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+        b->client_readable = true;
     bridge_step(b);
 }
 
@@ -483,6 +485,7 @@ void ws_bridge_upgraded(struct ws_bridge *b, int fd, const char *extra, size_t e
     b->fd = fd;
     b->urh = urh;
     b->phase = WS_OPEN;
+    b->client_readable = true; /* nothing is known yet: the first read looks */
     b->next = hub->live;
     if (hub->live)
         hub->live->prev = b;

@@ -53,6 +53,7 @@ struct ws_bridge {
     struct ws_framer *fr;            /* frames in and out */
     bool client_failed;              /* a write to it failed */
     bool client_blocked;             /* its connection is full: wait for writability */
+    bool client_readable;            /* epoll said readable since a read found nothing */
     /* The socket's side. */
     struct eng_stream *st;           /* the stream, NULL once the socket is gone */
     int type;                        /* SOCK_STREAM | SOCK_DGRAM */

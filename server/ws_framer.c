@@ -230,12 +230,14 @@ static ssize_t wire_result(struct ws_framer *f, ssize_t r)
     return r;
 }
 
-/* Writes what is left of the stashed header; true when none is left. */
+/* Writes what is left of the stashed header of a spliced frame; true when none is left.
+ * The header waits in the kernel for the payload that follows, so that both leave in one
+ * packet: a header alone would cost a packet and a wake-up of the client per frame. */
 static bool header_flushed(struct ws_framer *f)
 {
     while (f->hdr_off < f->hdr_len) {
         struct iovec iov = {f->hdr + f->hdr_off, f->hdr_len - f->hdr_off};
-        ssize_t w = wire_result(f, f->io.writev(f->ctx, &iov, 1));
+        ssize_t w = wire_result(f, f->io.writev(f->ctx, &iov, 1, true));
         if (w <= 0)
             return false;
         f->hdr_off += (size_t)w;
@@ -266,7 +268,8 @@ static ssize_t out_send(const uint8_t *data, size_t len, int flags, void *user)
         return r > 0 ? r : -1;
     }
     struct iovec iov[2] = {{f->hdr + f->hdr_off, hdr_left}, {(void *)data, len}};
-    ssize_t w = wire_result(f, f->io.writev(f->ctx, hdr_left ? iov : iov + 1, hdr_left ? 2 : 1));
+    ssize_t w = wire_result(
+        f, f->io.writev(f->ctx, hdr_left ? iov : iov + 1, hdr_left ? 2 : 1, false));
     if (w <= 0)
         return -1;
     if ((size_t)w <= hdr_left) {
@@ -345,7 +348,7 @@ int ws_framer_flush(struct ws_framer *f)
         }
         if (f->ctrl_start < f->ctrl_end) {
             struct iovec iov = {f->ctrl + f->ctrl_start, f->ctrl_end - f->ctrl_start};
-            ssize_t w = wire_result(f, f->io.writev(f->ctx, &iov, 1));
+            ssize_t w = wire_result(f, f->io.writev(f->ctx, &iov, 1, false));
             if (w <= 0)
                 return w == -EAGAIN ? 0 : f->wire_err;
             f->ctrl_start += (size_t)w;

@@ -25,8 +25,10 @@ struct ws_framer;
 struct ws_framer_io {
     /* The client's bytes: >0, 0 at the end of the connection, -EAGAIN, -errno. */
     ssize_t (*read)(void *ctx, void *buf, size_t len);
-    /* Bytes to the client: the count written, -EAGAIN, -errno. */
-    ssize_t (*writev)(void *ctx, const struct iovec *iov, int iovcnt);
+    /* Bytes to the client: the count written, -EAGAIN, -errno. `more` says that payload
+     * follows at once (a header before spliced bytes): the bytes may wait to share its
+     * packet. */
+    ssize_t (*writev)(void *ctx, const struct iovec *iov, int iovcnt, bool more);
     /* Bytes to the client from a pipe (NULL when the bridge never uses one). */
     ssize_t (*splice)(void *ctx, int pipe_rd, size_t len);
     /* Payload bytes the sink can take now; the framer reads no frame while this is

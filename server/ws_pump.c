@@ -18,20 +18,26 @@
 
 /* ---- the client's connection, for the framer ------------------------------------------ */
 
+/* A read that found nothing is not tried again until epoll says the connection is
+ * readable: every step of a bulk download would otherwise cost a recv that fails. */
 static ssize_t client_read(void *ctx, void *buf, size_t len)
 {
     struct ws_bridge *b = ctx;
+    if (!b->client_readable)
+        return -EAGAIN;
     ssize_t r = recv(b->fd, buf, len, 0);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        b->client_readable = false;
     if (r < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
     return r;
 }
 
-static ssize_t client_writev(void *ctx, const struct iovec *iov, int iovcnt)
+static ssize_t client_writev(void *ctx, const struct iovec *iov, int iovcnt, bool more)
 {
     struct ws_bridge *b = ctx;
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-    ssize_t w = sendmsg(b->fd, &msg, MSG_NOSIGNAL);
+    ssize_t w = sendmsg(b->fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     if (w < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
     return w;

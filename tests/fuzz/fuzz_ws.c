@@ -79,8 +79,9 @@ static ssize_t conn_read(void *ctx, void *buf, size_t len)
     return (ssize_t)n;
 }
 
-static ssize_t conn_writev(void *ctx, const struct iovec *iov, int iovcnt)
+static ssize_t conn_writev(void *ctx, const struct iovec *iov, int iovcnt, bool more)
 {
+    (void)more;
     struct fuzz_conn *c = ctx;
     if (++c->tick % 5 == 0)
         return -EAGAIN; /* the client is slow now and then */
