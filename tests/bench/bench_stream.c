@@ -4,7 +4,8 @@
  * sockgate's /websockify or /sockets/<id>/ws) with the lean frame reader of ws_client.c,
  * and (d) through sockgate's recv with raw bytes (Accept: application/octet-stream). Each mode checks every byte of the body
  * against the file nginx serves, and prints key=value lines: bytes (all received, headers
- * included), body_ok, seconds, mb_per_s, and for WebSockets how the stream ended.
+ * included), body_ok, seconds, mb_per_s, cpu_ms (this client's CPU time from the start of
+ * the transfer: user + system), and for WebSockets how the stream ended.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,7 +36,16 @@ struct verifier {
     int crlf;                        /* how much of "\r\n\r\n" was just seen */
     bool in_body;                    /* past the header block */
     bool mismatch;                   /* a body byte differed, or too many came */
+    double cpu0_ms;                  /* this process's CPU time when the transfer began */
 };
+
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
 
 static void verifier_open(struct verifier *v, const char *path)
 {
@@ -48,6 +59,7 @@ static void verifier_open(struct verifier *v, const char *path)
     if (v->file == MAP_FAILED)
         bench_die("mmap");
     close(fd);
+    v->cpu0_ms = cpu_ms();
 }
 
 static void verifier_add(struct verifier *v, const uint8_t *p, size_t n)
@@ -70,8 +82,9 @@ static void verifier_add(struct verifier *v, const uint8_t *p, size_t n)
 static void verifier_report(struct verifier *v, double seconds)
 {
     bool ok = v->in_body && !v->mismatch && v->body == v->file_len;
-    printf("bytes=%llu\nbody_bytes=%zu\nbody_ok=%d\nseconds=%.3f\nmb_per_s=%.1f\n", v->bytes,
-           v->body, ok ? 1 : 0, seconds, (double)v->bytes / 1e6 / seconds);
+    printf("bytes=%llu\nbody_bytes=%zu\nbody_ok=%d\nseconds=%.3f\nmb_per_s=%.1f\ncpu_ms=%.1f\n",
+           v->bytes, v->body, ok ? 1 : 0, seconds, (double)v->bytes / 1e6 / seconds,
+           cpu_ms() - v->cpu0_ms);
     munmap((void *)v->file, v->file_len);
 }
 

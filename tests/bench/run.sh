@@ -10,7 +10,7 @@
 # Settings (environment or make variables): BENCH_ROUNDS (3) and BENCH_RATE_ROUNDS (5 for
 # part a) rounds of each interleaved measurement, whose median is reported; BENCH_SECONDS
 # (2) per wrk run; BENCH_ONLY=a,c runs only those parts; SOCKGATE_BEFORE=path/to/sockgate
-# adds an older build to part a's rounds (before/after figures from one run);
+# adds an older build to the rounds of parts a and h (before/after figures from one run);
 # BENCH_KEEP=1 keeps the temp folder.
 set -u
 

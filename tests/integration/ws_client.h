@@ -30,6 +30,7 @@
 struct wsc {
     int fd;                          /* the connection, blocking */
     int timeout_ms;                  /* deadline of each wait */
+    int rcvtimeo_ms;                 /* the receive timeout the socket has now (0: none) */
     uint8_t *buf;                    /* input buffer (cap bytes) */
     size_t cap, start, end;          /* its size; unread bytes are [start, end) */
     int status;                      /* the handshake's HTTP status */
