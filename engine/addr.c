@@ -23,17 +23,13 @@ void engi_addr_set_port(struct sockaddr_storage *ss, uint16_t port)
         ((struct sockaddr_in *)ss)->sin_port = htons(port);
 }
 
-/* Writes v (< 100000) in decimal at o; returns the digits written. */
+/* Writes v (< 100000) in decimal at o; returns the digits written. Counting the digits
+ * first writes them in place, last to first, with no reversing copy. */
 static size_t put_decimal(char *o, unsigned v)
 {
-    char tmp[8];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        o[i] = tmp[n - 1 - i];
+    size_t n = v >= 10000 ? 5 : v >= 1000 ? 4 : v >= 100 ? 3 : v >= 10 ? 2 : 1;
+    for (size_t i = n; i-- > 0; v /= 10)
+        o[i] = (char)('0' + v % 10);
     return n;
 }
 

@@ -105,10 +105,6 @@ struct eng_list {
                                  * of n, each rendered as a list of its own (look-ups) */
     struct eng_item *items;     /* inline_items, or an allocated array for a long answer */
     int cap;                    /* elements items holds */
-    struct eng_item inline_items[ENG_LIST_INLINE];
-    /* Short text elements (an id, an address, an error's words) are copied here, so that
-     * adding one cannot fail: an answer runs out of memory only for its data, if at all. */
-    char text[ENG_LIST_TEXT];
     size_t text_used;           /* bytes of text taken */
     bool failed;                /* memory ran out while it was built: it is the NOMEM error
                                  * ["cmd","NOMEM: ..."], and takes no more elements */
@@ -118,6 +114,12 @@ struct eng_list {
     struct sockaddr_storage from; /* recvfrom: the sender */
     socklen_t fromlen;          /* 0 when unknown */
     bool last;                  /* the operation ends with this answer (no repeat) */
+    /* Last, and not cleared when a list is made (engi_list_new): only the first nitems
+     * elements and text_used bytes of text are ever read. */
+    struct eng_item inline_items[ENG_LIST_INLINE];
+    /* Short text elements (an id, an address, an error's words) are copied here, so that
+     * adding one cannot fail: an answer runs out of memory only for its data, if at all. */
+    char text[ENG_LIST_TEXT];
 };
 
 void eng_list_free(struct eng_list *list);

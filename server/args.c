@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,7 +522,10 @@ static bool json_has_nul_escape(const char *s, size_t len)
 int args_parse(enum eng_cmd cmd, const char *body, size_t len, const struct args_kv *query,
                size_t nquery, const struct args_limits *lim, struct args_result *out)
 {
-    memset(out, 0, sizeof(*out));
+    /* The error text is written only on failure: clearing its 256 bytes for every request
+     * would cost more than parsing a command without arguments. */
+    memset(out, 0, offsetof(struct args_result, err));
+    out->err[0] = '\0';
     out->enc = CODEC_ASCIIHEX;
     struct val slots[A_COUNT];
     memset(slots, 0, sizeof(slots));

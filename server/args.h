@@ -40,7 +40,8 @@ struct args_result {
     int sock_type, sock_family;      /* POST /sockets: SOCK_ and AF_ values */
     int status;                      /* 0 when parsed; else the HTTP status */
     int code;                        /* the error code for element 2 */
-    char err[256];                   /* the error detail for element 2 */
+    char err[256];                   /* the error detail for element 2; last, as args_parse
+                                      * clears only what comes before it */
 };
 
 /* Parses the arguments of `cmd`. body may be NULL or empty; when not, body[len] must be

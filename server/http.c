@@ -215,14 +215,12 @@ static void copy_text(char *dst, size_t size, const char *src)
 static struct srv_req *request_begin(struct srv *s, struct MHD_Connection *conn, const char *url,
                                      const char *method, const char *version)
 {
-    struct srv_req *r = calloc(1, sizeof(*r));
+    struct srv_req *r = malloc(sizeof(*r));
     if (!r)
         return NULL;
-    r->srv = s;
-    r->conn = conn;
-    r->state = REQ_RECEIVING;
-    r->start_ms = eng_now_ms();
-    r->ok_status = 200;
+    *r = (struct srv_req){
+        .srv = s, .conn = conn, .state = REQ_RECEIVING, .start_ms = s->run_ms, .ok_status = 200,
+    };
     copy_text(r->method, sizeof(r->method), method);
     copy_text(r->version, sizeof(r->version), version);
     copy_text(r->path, sizeof(r->path), url);
@@ -381,6 +379,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static void mhd_drive(struct srv *s)
 {
     s->resumed = false;
+    s->run_ms = eng_now_ms();
     MHD_run(s->mhd);
     MHD_UNSIGNED_LONG_LONG t = 0;
     if (!s->resumed && MHD_get_timeout(s->mhd, &t) != MHD_YES) {
@@ -472,6 +471,7 @@ void srv_http_drain(struct srv *s, uint64_t deadline_ms)
         uint64_t now = eng_now_ms();
         if (now >= deadline_ms)
             break;
+        s->run_ms = now;
         MHD_run(s->mhd);
         if (s->active_requests == 0)
             break;
@@ -498,6 +498,7 @@ void srv_http_stop(struct srv *s)
     if (s->mhd) {
         eng_watch_set(s->loop, &s->mhd_watch, 0);
         eng_timer_stop(s->loop, &s->mhd_timer);
+        s->run_ms = eng_now_ms(); /* the requests it ends are logged */
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;
     }

@@ -172,12 +172,12 @@ static void put_str(char *line, size_t *o, size_t cap, const char *s)
 static void put_number(char *line, size_t *o, size_t cap, unsigned long long v)
 {
     char digits[24];
-    size_t n = 0;
-    do {
-        digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put_bytes(line, o, cap, digits + sizeof(digits) - n, n);
+    size_t n = 1;
+    for (unsigned long long rest = v / 10; rest; rest /= 10)
+        n++;
+    for (size_t i = n; i-- > 0; v /= 10)
+        digits[i] = (char)('0' + v % 10);
+    put_bytes(line, o, cap, digits, n);
 }
 
 /* TIME CLIENT "METHOD PATH" STATUS DURATIONms BYTES, assembled by hand and written with
@@ -207,6 +207,12 @@ static void write_text_line(const char *ts, const char *client, const char *meth
     fwrite_unlocked(line, 1, o, stderr); /* one thread writes the log */
 }
 
+/* The bytes log_safe_copy replaces: a table, not four comparisons a byte, since every
+ * access line copies its path through it. */
+static const bool log_unsafe[256] = {
+    [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f ... 0xff] = true,
+};
+
 /* Copies client-given text for a log line: control bytes (a terminal escape, a line
  * break), DEL, bytes beyond ASCII (not always UTF-8) and the quote and backslash that
  * would end or escape a quoted field all become '_', so a line keeps its format, JSON
@@ -215,8 +221,41 @@ static void log_safe_copy(char *dst, size_t size, const char *src)
 {
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)src; *p && n < size - 1; p++)
-        dst[n++] = (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') ? '_' : (char)*p;
+        dst[n++] = log_unsafe[*p] ? '_' : (char)*p;
     dst[n] = '\0';
+}
+
+/* The client's address as the access log writes it. The port is not logged, so the text
+ * depends on the address alone, and the last one is remembered (one thread logs): most
+ * lines come from the same few clients. */
+static const char *client_text(const struct sockaddr *sa)
+{
+    static struct sockaddr_storage last; /* AF_UNSPEC until an address is formatted */
+    static char text[64];
+    void *known;
+    const void *addr;
+    size_t alen;
+    if (sa->sa_family == AF_INET) {
+        addr = &((const struct sockaddr_in *)sa)->sin_addr;
+        known = &((struct sockaddr_in *)&last)->sin_addr;
+        alen = sizeof(struct in_addr);
+    } else if (sa->sa_family == AF_INET6) {
+        addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        known = &((struct sockaddr_in6 *)&last)->sin6_addr;
+        alen = sizeof(struct in6_addr);
+    } else {
+        return "-";
+    }
+    if (last.ss_family == sa->sa_family && memcmp(addr, known, alen) == 0)
+        return text;
+    char port[8];
+    if (eng_addr_format(sa, text, sizeof(text), port, sizeof(port)) < 0) {
+        last.ss_family = AF_UNSPEC;
+        return "-";
+    }
+    last.ss_family = sa->sa_family;
+    memcpy(known, addr, alen);
+    return text;
 }
 
 void log_access(const struct srv_req *r, const char *method, const char *url)
@@ -224,21 +263,24 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
     const struct cfg *cfg = r->srv->cfg;
     if (cfg->quiet)
         return;
-    char client[64] = "-";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char port[8];
-    if (ci && ci->client_addr && eng_addr_format(ci->client_addr, client, sizeof(client), port,
-                                                 sizeof(port)) < 0)
-        snprintf(client, sizeof(client), "-");
+    const char *client = ci && ci->client_addr ? client_text(ci->client_addr) : "-";
     /* libmicrohttpd hands the path without its query string, so no ?token= can leak. The
      * method is the client's too: libmicrohttpd takes any bytes up to the first space. */
     char path[256], meth[sizeof(r->method)];
     log_safe_copy(path, sizeof(path), url);
     log_safe_copy(meth, sizeof(meth), method);
-    char ts[40];
-    timestamp(ts, sizeof(ts));
-    unsigned long long ms = eng_now_ms() - r->start_ms;
+    /* The lines of one run of the daemon share its clock (server.h, run_ms): their time is
+     * read once a run, as nginx reads it once an event loop turn. */
+    static uint64_t stamped_run = UINT64_MAX;
+    static char ts[40];
+    uint64_t run_ms = r->srv->run_ms;
+    if (run_ms != stamped_run) {
+        timestamp(ts, sizeof(ts));
+        stamped_run = run_ms;
+    }
+    unsigned long long ms = run_ms - r->start_ms;
     if (cfg->log_json)
         fprintf(stderr,
                 "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","

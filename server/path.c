@@ -14,7 +14,7 @@ int path_split(const char *url, char segs[][PATH_SEG_SIZE], int max_segs)
     while (*p) {
         if (n == max_segs)
             return -1;
-        size_t len = strcspn(p, "/");
+        size_t len = (size_t)(strchrnul(p, '/') - p);
         if (len >= PATH_SEG_SIZE)
             return -1;
         memcpy(segs[n], p, len);

@@ -11,13 +11,21 @@
 #include <string.h>
 #include <time.h>
 
+/* The bytes JSON text must escape (and DEL, which some readers mind): a table, since every
+ * answer's every text element goes through render_json_escape. */
+static const bool json_escaped[256] = {
+    [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f] = true,
+};
+
 size_t render_json_escape(const char *s, size_t len, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     char *o = out;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
+        if (!json_escaped[c]) {
+            *o++ = (char)c;
+        } else if (c == '"' || c == '\\') {
             *o++ = '\\';
             *o++ = (char)c;
         } else if (c < 0x20 || c == 0x7f) {
@@ -25,8 +33,6 @@ size_t render_json_escape(const char *s, size_t len, char *out)
             o[4] = hex[c >> 4];
             o[5] = hex[c & 15];
             o += 6;
-        } else {
-            *o++ = (char)c;
         }
     }
     return (size_t)(o - out);

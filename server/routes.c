@@ -208,7 +208,13 @@ static enum MHD_Result refuse_credential(struct route_req *rq)
 
 enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char *url)
 {
-    struct route_req rq = {.r = r, .method = method};
+    /* Not cleared as a whole: the segment and query arrays (850 bytes) are read only as far
+     * as nseg and nkv say, and clearing them for every request costs more than using them. */
+    struct route_req rq;
+    rq.r = r;
+    rq.method = method;
+    rq.owner = 0;
+    rq.nkv = 0;
     rq.nseg = path_split(url, rq.segs, ROUTES_MAX_SEGS);
     rq.get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     rq.post = strcmp(method, "POST") == 0;
@@ -229,8 +235,10 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
         return websockify_handle(r);
     const struct route *route = NULL;
     for (size_t i = 0; rq.nseg >= 1 && i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (strcmp(rq.segs[0], routes[i].name) == 0)
+        if (strcmp(rq.segs[0], routes[i].name) == 0) {
             route = &routes[i];
+            break;
+        }
     if (!route) {
         if (rq.get && rq.nseg >= 0 && rq.nseg <= 1)
             return static_serve(r, url);

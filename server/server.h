@@ -51,6 +51,8 @@ struct srv {
     unsigned active_requests;        /* requests begun and not completed */
     unsigned suspended;              /* requests waiting on the engine */
     bool resumed;                    /* a connection was resumed during MHD_run */
+    uint64_t run_ms;                 /* when the daemon's current run began (eng_now_ms): the
+                                      * access log's clock, read once a run, not per request */
 };
 
 /* Where a request is, from the first call of the access handler to its completion. */
