@@ -27,7 +27,10 @@ WEB_WASM_EXPORTS := $(WEB_WASM_EXPORTS),_codec_decoded_max,_codec_encoding_from_
 # A CommonJS-or-global loader script beside its .wasm, which works under node and in
 # the page. Not -sSINGLE_FILE: this emcc then fetches a data: URL, which the page's CSP
 # (connect-src 'self') refuses; the separate .wasm is fetched from 'self' instead.
-EMCC_FLAGS := -O2 -std=gnu11 -Wall -Wextra -Werror -Iengine -Iweb \
+# No -I: each file finds its own headers beside it (the parser's in web/, codec.h in
+# engine/), so the wasm build sees only what it compiles; an include across the layers
+# fails here as it does in the native build.
+EMCC_FLAGS := -O2 -std=gnu11 -Wall -Wextra -Werror \
 	-sMODULARIZE=1 -sEXPORT_NAME=SockgateWasm -sENVIRONMENT=web,node \
 	-sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sDYNAMIC_EXECUTION=0 \
 	-sEXPORTED_FUNCTIONS=$(WEB_WASM_EXPORTS)
