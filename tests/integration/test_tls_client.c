@@ -2,9 +2,10 @@
  * Client TLS through the gateway (SPEC section 11) against real TLS peers the test
  * starts: openssl s_server with certificates made at test time by a test CA. It covers a
  * whole HTTPS exchange (FIONREAD counting plaintext), every verification failure in
- * words (unknown authority, name mismatch, expired), SNI and servername, verify=false,
- * client certificates (TLS 1.2 and 1.3), peers that do not speak TLS or never finish the
- * handshake (its own deadline), and malformed TLS arguments. A failed socket stays open.
+ * words (unknown authority, name mismatch, expired, not valid yet), SNI and servername,
+ * verify=false, client certificates (TLS 1.2 and 1.3), peers that do not speak TLS or
+ * never finish the handshake (its own deadline, and the loop serving others meanwhile),
+ * and malformed TLS arguments. A failed socket stays open.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,14 +73,19 @@ static void expect_tls_state(const char *id, const char *want)
 }
 
 /* Sends an HTTP/1.0 GET for / and expects the first recv to begin with the status. */
-static void expect_http_answer(const char *id)
+static void expect_http_answer_on(const struct hx_server *srv, const char *id)
 {
-    cu_ok(&server, id, "send", "[\"GET / HTTP/1.0~0D~0A~0D~0A\"]");
+    cu_ok(srv, id, "send", "[\"GET / HTTP/1.0~0D~0A~0D~0A\"]");
     struct hx_response r;
-    hx_cmd(&server, id, "recv", "{\"n\":15,\"timeout\":5}", &r);
+    hx_cmd(srv, id, "recv", "{\"n\":15,\"timeout\":5}", &r);
     hx_expect(&r, 200, "recv", "ok");
     assert_string_equal(hx_elem(&r, 2), "HTTP/1.0 200 ok");
     hx_response_free(&r);
+}
+
+static void expect_http_answer(const char *id)
+{
+    expect_http_answer_on(&server, id);
 }
 
 /* A failed handshake answers TLS: why. and leaves the socket open: its peer name is
@@ -207,6 +213,19 @@ static void test_expired(void **state)
     tu_s_server(&peer, &certs, "expired", www);
     expect_refused("localhost", peer.port, with_ca(), "the certificate has expired.");
     /* verify=false accepts it, and the bytes flow. */
+    expect_https_works("localhost", peer.port, "\"verify\":false");
+    tu_proc_stop(&peer);
+}
+
+/* The other end of a certificate's dates: one that becomes valid only in 2099 (a server
+ * clock, or a CA, far ahead) is refused in words of its own, and verify=false lets it. */
+static void test_not_valid_yet(void **state)
+{
+    (void)state;
+    struct tu_proc peer;
+    const char *www[] = {"-www", NULL};
+    tu_s_server(&peer, &certs, "future", www);
+    expect_refused("localhost", peer.port, with_ca(), "the certificate is not valid yet.");
     expect_https_works("localhost", peer.port, "\"verify\":false");
     tu_proc_stop(&peer);
 }
@@ -394,6 +413,52 @@ static void test_rejected_client_certificate(void **state)
     tu_proc_stop(&peer);
 }
 
+/* A handshake that hangs holds no one else up: while one connect waits for a ServerHello
+ * that does not come, a second socket makes a whole HTTPS exchange through the same loop,
+ * and the stuck socket is seen in its handshake. Its own server, so that the handshake
+ * deadline (10 s by default) cannot end the stuck handshake while the other runs. */
+static void test_hanging_handshake_blocks_no_one(void **state)
+{
+    (void)state;
+    struct hx_server own;
+    hx_start(&own, NULL);
+    struct tu_proc peer;
+    const char *www[] = {"-www", NULL};
+    tu_s_server(&peer, &certs, "localhost", www);
+    uint16_t port;
+    int lfd = hx_tcp_listener(false, &port);
+    char stuck[64], other[64], path[128], body[160];
+    hx_socket(&own, NULL, stuck);
+    snprintf(path, sizeof(path), "/sockets/%s/connect", stuck);
+    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":%u,\"tls\":true,"
+             "\"verify\":false}", port);
+    int fd = hx_send_only(&own, "POST", path, body);
+    int silent = hx_accept(lfd);
+    char hello[5];
+    hx_read_exact(silent, hello, sizeof(hello)); /* the ClientHello began: it waits now */
+    hx_socket(&own, NULL, other);
+    struct hx_response r;
+    cu_cmdf(&own, other, "connect", &r, "{\"socketname\":\"localhost\",\"port\":%u,"
+            "\"tls\":true,%s}", peer.port, with_ca());
+    hx_expect(&r, 200, "connect", "ok");
+    hx_response_free(&r);
+    expect_http_answer_on(&own, other);
+    cu_reqf(&own, "GET", NULL, &r, "/sockets/%s", stuck);
+    const cJSON *tls = cJSON_GetObjectItemCaseSensitive(r.json, "tls");
+    assert_true(cJSON_IsString(tls));
+    assert_string_equal(tls->valuestring, "handshake");
+    hx_response_free(&r);
+    /* The silent peer goes: the stuck connect answers, as a failed handshake. */
+    close(silent);
+    hx_read_response(fd, 10000, &r);
+    cu_expect_err(&r, 200, "connect", "TLS");
+    hx_response_free(&r);
+    close(fd);
+    close(lfd);
+    tu_proc_stop(&peer);
+    assert_int_equal(hx_stop(&own), 0);
+}
+
 static void test_request_gone_during_handshake(void **state)
 {
     (void)state;
@@ -491,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_unknown_authority),
         cmocka_unit_test(test_name_mismatch_and_servername),
         cmocka_unit_test(test_expired),
+        cmocka_unit_test(test_not_valid_yet),
         cmocka_unit_test(test_sni_picks_the_certificate),
         cmocka_unit_test(test_client_certificate_tls12),
         cmocka_unit_test(test_client_certificate_tls13),
@@ -498,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_handshake_has_its_own_deadline),
         cmocka_unit_test(test_bad_tls_arguments),
         cmocka_unit_test(test_rejected_client_certificate),
+        cmocka_unit_test(test_hanging_handshake_blocks_no_one),
         cmocka_unit_test(test_request_gone_during_handshake),
         cmocka_unit_test(test_close_sends_close_notify),
         cmocka_unit_test(test_clean_exit),

@@ -54,28 +54,31 @@ static char *slurp(const char *path)
 }
 
 /* A key and a certificate for `cn` with the subjectAltName `san`, signed by the CA.
- * `dates` picks "-days 2" or an openssl ca run with fixed past dates. */
+ * `dates` NULL is "-days 2" from now; else "START END" (openssl's YYYYMMDDHHMMSSZ), for
+ * an openssl ca run with those fixed dates (an expired or a not yet valid certificate). */
 static void leaf(const struct tu_certs *c, const char *name, const char *cn, const char *san,
-                 bool expired)
+                 const char *dates)
 {
     const char *d = c->dir;
     run("cd %s && openssl req -newkey rsa:2048 -nodes -keyout %s.key -out %s.csr -subj /CN=%s "
         ">/dev/null 2>&1", d, name, name, cn);
     run("cd %s && printf 'subjectAltName=%s\\nextendedKeyUsage=serverAuth,clientAuth\\n' > %s.ext",
         d, san, name);
-    if (!expired) {
+    if (!dates) {
         run("cd %s && openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
             "-days 2 -extfile %s.ext -out %s.pem >/dev/null 2>&1", d, name, name, name);
         return;
     }
-    /* openssl x509 cannot date a certificate in the past; openssl ca can. */
-    run("cd %s && : > index.txt && echo 1000 > serial && printf '[ca]\\ndefault_ca=c\\n[c]\\n"
+    /* openssl x509 (3.0) cannot choose the dates; openssl ca can. */
+    char start[16], end[16];
+    assert_int_equal(sscanf(dates, "%15s %15s", start, end), 2);
+    run("cd %s && { [ -f serial ] || { : > index.txt && echo 1000 > serial; }; } && printf '[ca]\\ndefault_ca=c\\n[c]\\n"
         "database=index.txt\\nserial=serial\\nnew_certs_dir=.\\ndefault_md=sha256\\n"
         "policy=p\\ncopy_extensions=copy\\nunique_subject=no\\n[p]\\ncommonName=supplied\\n' > ca.cnf",
         d);
     run("cd %s && openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in %s.csr "
-        "-extfile %s.ext -startdate 20200101000000Z -enddate 20200102000000Z -notext "
-        "-out %s.pem >/dev/null 2>&1", d, name, name, name);
+        "-extfile %s.ext -startdate %s -enddate %s -notext -out %s.pem >/dev/null 2>&1", d, name,
+        name, start, end, name);
 }
 
 void tu_certs_make(struct tu_certs *c)
@@ -85,10 +88,13 @@ void tu_certs_make(struct tu_certs *c)
     assert_non_null(mkdtemp(c->dir));
     run("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
         "-subj '/CN=sockgate test CA' >/dev/null 2>&1", c->dir);
-    leaf(c, "localhost", "localhost", "DNS:localhost,IP:127.0.0.1", false);
-    leaf(c, "wrong", "wrong.example", "DNS:wrong.example", false);
-    leaf(c, "expired", "localhost", "DNS:localhost,IP:127.0.0.1", true);
-    leaf(c, "client", "sockgate-test-client", "DNS:client.example", false);
+    leaf(c, "localhost", "localhost", "DNS:localhost,IP:127.0.0.1", NULL);
+    leaf(c, "wrong", "wrong.example", "DNS:wrong.example", NULL);
+    leaf(c, "expired", "localhost", "DNS:localhost,IP:127.0.0.1",
+         "20200101000000Z 20200102000000Z");
+    leaf(c, "future", "localhost", "DNS:localhost,IP:127.0.0.1",
+         "20990101000000Z 20990102000000Z");
+    leaf(c, "client", "sockgate-test-client", "DNS:client.example", NULL);
     char p[256];
     c->ca_pem = slurp(tu_path(c, "ca.pem", p));
     c->client_pem = slurp(tu_path(c, "client.pem", p));

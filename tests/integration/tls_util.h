@@ -18,8 +18,8 @@ struct tu_certs {
 };
 
 /* Makes the CA and ca.pem, localhost.{pem,key} (DNS:localhost, IP:127.0.0.1),
- * wrong.{pem,key} (wrong.example), expired.{pem,key} (localhost, ended in 2020) and
- * client.{pem,key}, then reads the PEM texts. Fails the test when openssl fails. */
+ * wrong.{pem,key} (wrong.example), expired.{pem,key} (localhost, ended in 2020),
+ * future.{pem,key} (localhost, valid only in 2099) and client.{pem,key}, then reads the PEM texts. Fails the test when openssl fails. */
 void tu_certs_make(struct tu_certs *c);
 void tu_certs_free(struct tu_certs *c);
 /* The path of file `name` in the folder (static buffer of the caller: out, 256 bytes). */
