@@ -118,8 +118,24 @@ static void test_rest_data_commands_already(void **state)
         hx_expect(&r, 200, cmds[i], "ALREADY");
         hx_response_free(&r);
     }
-    /* What does not touch the data still answers. */
+    /* So do the commands that would change what the bytes are (connect, starttls), and
+     * the raw forms of send and recv. */
+    cu_cmdf(&srv, id, "connect", &r, "[\"127.0.0.1\",%u]", (unsigned)hx_free_port());
+    hx_expect(&r, 200, "connect", "ALREADY");
+    hx_response_free(&r);
+    hx_cmd(&srv, id, "starttls", "{}", &r);
+    hx_expect(&r, 200, "starttls", "ALREADY");
+    hx_response_free(&r);
     char path[96];
+    snprintf(path, sizeof(path), "/sockets/%s/send", id);
+    hx_request_h(&srv, "POST", path, "Content-Type: application/octet-stream\r\n", "raw", &r);
+    hx_expect(&r, 200, "send", "ALREADY");
+    hx_response_free(&r);
+    snprintf(path, sizeof(path), "/sockets/%s/recv?n=10", id);
+    hx_request_h(&srv, "POST", path, "Accept: application/octet-stream\r\n", NULL, &r);
+    hx_expect(&r, 200, "recv", "ALREADY");
+    hx_response_free(&r);
+    /* What does not touch the data still answers. */
     snprintf(path, sizeof(path), "/sockets/%s/getpeername", id);
     hx_request(&srv, "GET", path, NULL, &r);
     hx_expect(&r, 200, "getpeername", "ok");
