@@ -31,12 +31,12 @@ start_gateway() {
     done
 }
 
-# expect TEXT: the walkthrough's output ($work/out.txt) must hold TEXT; counts into
-# passed and failed.
+# expect TEXT [FILE]: the walkthrough's output ($work/out.txt), or FILE, must hold TEXT;
+# counts into passed and failed.
 passed=0
 failed=0
 expect() {
-    if grep -qF -- "$1" "$work/out.txt"; then
+    if grep -qF -- "$1" "${2:-$work/out.txt}"; then
         echo "ok: $1"
         passed=$((passed + 1))
     else
