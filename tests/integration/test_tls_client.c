@@ -205,29 +205,29 @@ static void test_name_mismatch_and_servername(void **state)
     tu_proc_stop(&peer);
 }
 
-static void test_expired(void **state)
+/* A certificate outside its dates (`cert` of tls_util) is refused in words of its own,
+ * and verify=false accepts it, the bytes flowing. */
+static void expect_dates_refused(const char *cert, const char *why)
 {
-    (void)state;
     struct tu_proc peer;
     const char *www[] = {"-www", NULL};
-    tu_s_server(&peer, &certs, "expired", www);
-    expect_refused("localhost", peer.port, with_ca(), "the certificate has expired.");
-    /* verify=false accepts it, and the bytes flow. */
+    tu_s_server(&peer, &certs, cert, www);
+    expect_refused("localhost", peer.port, with_ca(), why);
     expect_https_works("localhost", peer.port, "\"verify\":false");
     tu_proc_stop(&peer);
 }
 
-/* The other end of a certificate's dates: one that becomes valid only in 2099 (a server
- * clock, or a CA, far ahead) is refused in words of its own, and verify=false lets it. */
+static void test_expired(void **state)
+{
+    (void)state;
+    expect_dates_refused("expired", "the certificate has expired.");
+}
+
+/* The other end of the dates: valid only in 2099 (a CA, or a server's clock, far ahead). */
 static void test_not_valid_yet(void **state)
 {
     (void)state;
-    struct tu_proc peer;
-    const char *www[] = {"-www", NULL};
-    tu_s_server(&peer, &certs, "future", www);
-    expect_refused("localhost", peer.port, with_ca(), "the certificate is not valid yet.");
-    expect_https_works("localhost", peer.port, "\"verify\":false");
-    tu_proc_stop(&peer);
+    expect_dates_refused("future", "the certificate is not valid yet.");
 }
 
 static void test_sni_picks_the_certificate(void **state)
@@ -413,6 +413,23 @@ static void test_rejected_client_certificate(void **state)
     tu_proc_stop(&peer);
 }
 
+/* Sends a TLS connect of socket `id` to the listener lfd (on port) without waiting for its
+ * answer, accepts it there (*peer) and reads the start of the ClientHello: the handshake
+ * has begun and waits for a peer that will say nothing. Returns the request's connection. */
+static int connect_to_silent_peer(const struct hx_server *srv, const char *id, int lfd,
+                                  uint16_t port, int *peer)
+{
+    char path[128], body[160];
+    snprintf(path, sizeof(path), "/sockets/%s/connect", id);
+    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":%u,\"tls\":true,"
+             "\"verify\":false}", port);
+    int fd = hx_send_only(srv, "POST", path, body);
+    *peer = hx_accept(lfd);
+    char hello[5];
+    hx_read_exact(*peer, hello, sizeof(hello));
+    return fd;
+}
+
 /* A handshake that hangs holds no one else up: while one connect waits for a ServerHello
  * that does not come, a second socket makes a whole HTTPS exchange through the same loop,
  * and the stuck socket is seen in its handshake. Its own server, so that the handshake
@@ -427,15 +444,10 @@ static void test_hanging_handshake_blocks_no_one(void **state)
     tu_s_server(&peer, &certs, "localhost", www);
     uint16_t port;
     int lfd = hx_tcp_listener(false, &port);
-    char stuck[64], other[64], path[128], body[160];
+    char stuck[64], other[64];
     hx_socket(&own, NULL, stuck);
-    snprintf(path, sizeof(path), "/sockets/%s/connect", stuck);
-    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":%u,\"tls\":true,"
-             "\"verify\":false}", port);
-    int fd = hx_send_only(&own, "POST", path, body);
-    int silent = hx_accept(lfd);
-    char hello[5];
-    hx_read_exact(silent, hello, sizeof(hello)); /* the ClientHello began: it waits now */
+    int silent;
+    int fd = connect_to_silent_peer(&own, stuck, lfd, port, &silent);
     hx_socket(&own, NULL, other);
     struct hx_response r;
     cu_cmdf(&own, other, "connect", &r, "{\"socketname\":\"localhost\",\"port\":%u,"
@@ -466,16 +478,10 @@ static void test_request_gone_during_handshake(void **state)
      * the wait is withdrawn and the socket stays, its TLS failed with a reason. */
     uint16_t port;
     int lfd = hx_tcp_listener(false, &port);
-    char id[64], path[128], body[160];
+    char id[64];
     hx_socket(&server, NULL, id);
-    snprintf(path, sizeof(path), "/sockets/%s/connect", id);
-    snprintf(body, sizeof(body), "{\"socketname\":\"localhost\",\"port\":%u,\"tls\":true,"
-             "\"verify\":false}", port);
-    int fd = hx_send_only(&server, "POST", path, body);
-    int peer = hx_accept(lfd);
-    char hello[5];
-    hx_read_exact(peer, hello, sizeof(hello)); /* the handshake has begun */
-    close(fd);
+    int peer;
+    close(connect_to_silent_peer(&server, id, lfd, port, &peer));
     struct hx_response r;
     for (int i = 0; i < 100; i++) {
         usleep(20000);
