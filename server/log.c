@@ -48,6 +48,9 @@ static void timestamp(char *buf, size_t len)
 }
 
 #define LOG_FLUSH_MS 50
+/* The most of a request's method and path an access line shows. */
+#define LOG_METHOD_MAX (sizeof(((struct srv_req *)0)->method) - 1)
+#define LOG_PATH_MAX 255
 
 void log_buffer_stderr(void)
 {
@@ -155,58 +158,6 @@ void log_startup(const struct srv *s, bool token_generated, unsigned port)
         log_line(cfg, "console: %s://%s/", scheme, where);
 }
 
-/* Appends n bytes of s to line[*o], as many as fit in cap. */
-static void put_bytes(char *line, size_t *o, size_t cap, const char *s, size_t n)
-{
-    if (n > cap - *o)
-        n = cap - *o;
-    memcpy(line + *o, s, n);
-    *o += n;
-}
-
-static void put_str(char *line, size_t *o, size_t cap, const char *s)
-{
-    put_bytes(line, o, cap, s, strlen(s));
-}
-
-static void put_number(char *line, size_t *o, size_t cap, unsigned long long v)
-{
-    char digits[24];
-    size_t n = 1;
-    for (unsigned long long rest = v / 10; rest; rest /= 10)
-        n++;
-    for (size_t i = n; i-- > 0; v /= 10)
-        digits[i] = (char)('0' + v % 10);
-    put_bytes(line, o, cap, digits, n);
-}
-
-/* TIME CLIENT "METHOD PATH" STATUS DURATIONms BYTES, assembled by hand and written with
- * one fwrite: at tens of thousands of requests a second, fprintf's reading of the
- * format cost more than the rest of the access path of a small command. */
-static void write_text_line(const char *ts, const char *client, const char *method,
-                            const char *path, int status, unsigned long long ms, size_t bytes)
-{
-    char line[512];
-    size_t o = 0, cap = sizeof(line) - 1;
-    put_str(line, &o, cap, ts);
-    put_bytes(line, &o, cap, " ", 1);
-    put_str(line, &o, cap, client);
-    put_bytes(line, &o, cap, " \"", 2);
-    put_str(line, &o, cap, method);
-    put_bytes(line, &o, cap, " ", 1);
-    put_str(line, &o, cap, path);
-    put_bytes(line, &o, cap, "\" ", 2);
-    if (status < 0)
-        put_bytes(line, &o, cap, "-", 1);
-    put_number(line, &o, cap, (unsigned long long)(status < 0 ? -(long long)status : status));
-    put_bytes(line, &o, cap, " ", 1);
-    put_number(line, &o, cap, ms);
-    put_bytes(line, &o, cap, "ms ", 3);
-    put_number(line, &o, cap, bytes);
-    line[o++] = '\n';
-    fwrite_unlocked(line, 1, o, stderr); /* one thread writes the log */
-}
-
 /* The bytes log_safe_copy replaces: a table, not four comparisons a byte, since every
  * access line copies its path through it. */
 static const bool log_unsafe[256] = {
@@ -223,6 +174,69 @@ static void log_safe_copy(char *dst, size_t size, const char *src)
     for (const unsigned char *p = (const unsigned char *)src; *p && n < size - 1; p++)
         dst[n++] = log_unsafe[*p] ? '_' : (char)*p;
     dst[n] = '\0';
+}
+
+/* Appends n bytes of s to line[*o], as many as fit in cap. */
+static void put_bytes(char *line, size_t *o, size_t cap, const char *s, size_t n)
+{
+    if (n > cap - *o)
+        n = cap - *o;
+    memcpy(line + *o, s, n);
+    *o += n;
+}
+
+static void put_str(char *line, size_t *o, size_t cap, const char *s)
+{
+    put_bytes(line, o, cap, s, strlen(s));
+}
+
+/* Appends up to max bytes of client-given text, made safe as log_safe_copy makes it: the
+ * text line takes them straight from the request, with no copy in between. */
+static void put_safe(char *line, size_t *o, size_t cap, const char *s, size_t max)
+{
+    size_t n = *o, end = cap - n < max ? cap : n + max;
+    for (const unsigned char *p = (const unsigned char *)s; *p && n < end; p++)
+        line[n++] = log_unsafe[*p] ? '_' : (char)*p;
+    *o = n;
+}
+
+static void put_number(char *line, size_t *o, size_t cap, unsigned long long v)
+{
+    char digits[24];
+    size_t n = 1;
+    for (unsigned long long rest = v / 10; rest; rest /= 10)
+        n++;
+    for (size_t i = n; i-- > 0; v /= 10)
+        digits[i] = (char)('0' + v % 10);
+    put_bytes(line, o, cap, digits, n);
+}
+
+/* TIME CLIENT "METHOD PATH" STATUS DURATIONms BYTES, assembled by hand and written with
+ * one fwrite: at tens of thousands of requests a second, fprintf's reading of the
+ * format cost more than the rest of the access path of a small command. method and path
+ * are the client's text as it came, made safe as they are written (put_safe). */
+static void write_text_line(const char *ts, const char *client, const char *method,
+                            const char *path, int status, unsigned long long ms, size_t bytes)
+{
+    char line[512];
+    size_t o = 0, cap = sizeof(line) - 1;
+    put_str(line, &o, cap, ts);
+    put_bytes(line, &o, cap, " ", 1);
+    put_str(line, &o, cap, client);
+    put_bytes(line, &o, cap, " \"", 2);
+    put_safe(line, &o, cap, method, LOG_METHOD_MAX);
+    put_bytes(line, &o, cap, " ", 1);
+    put_safe(line, &o, cap, path, LOG_PATH_MAX);
+    put_bytes(line, &o, cap, "\" ", 2);
+    if (status < 0)
+        put_bytes(line, &o, cap, "-", 1);
+    put_number(line, &o, cap, (unsigned long long)(status < 0 ? -(long long)status : status));
+    put_bytes(line, &o, cap, " ", 1);
+    put_number(line, &o, cap, ms);
+    put_bytes(line, &o, cap, "ms ", 3);
+    put_number(line, &o, cap, bytes);
+    line[o++] = '\n';
+    fwrite_unlocked(line, 1, o, stderr); /* one thread writes the log */
 }
 
 /* The client's address as the access log writes it. The port is not logged, so the text
@@ -266,11 +280,6 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const char *client = ci && ci->client_addr ? client_text(ci->client_addr) : "-";
-    /* libmicrohttpd hands the path without its query string, so no ?token= can leak. The
-     * method is the client's too: libmicrohttpd takes any bytes up to the first space. */
-    char path[256], meth[sizeof(r->method)];
-    log_safe_copy(path, sizeof(path), url);
-    log_safe_copy(meth, sizeof(meth), method);
     /* The lines of one run of the daemon share its clock (server.h, run_ms): their time is
      * read once a run, as nginx reads it once an event loop turn. */
     static uint64_t stamped_run = UINT64_MAX;
@@ -281,11 +290,17 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
         stamped_run = run_ms;
     }
     unsigned long long ms = run_ms - r->start_ms;
-    if (cfg->log_json)
-        fprintf(stderr,
-                "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
-                "\"status\":%d,\"duration_ms\":%llu,\"bytes\":%zu}\n",
-                ts, client, meth, path, r->status, ms, r->bytes_out);
-    else
-        write_text_line(ts, client, meth, path, r->status, ms, r->bytes_out);
+    /* libmicrohttpd hands the path without its query string, so no ?token= can leak. The
+     * method is the client's too: libmicrohttpd takes any bytes up to the first space. */
+    if (!cfg->log_json) {
+        write_text_line(ts, client, method, url, r->status, ms, r->bytes_out);
+        return;
+    }
+    char path[LOG_PATH_MAX + 1], meth[LOG_METHOD_MAX + 1];
+    log_safe_copy(path, sizeof(path), url);
+    log_safe_copy(meth, sizeof(meth), method);
+    fprintf(stderr,
+            "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+            "\"status\":%d,\"duration_ms\":%llu,\"bytes\":%zu}\n",
+            ts, client, meth, path, r->status, ms, r->bytes_out);
 }
