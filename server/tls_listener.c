@@ -2,9 +2,16 @@
  * HTTPS in front of libmicrohttpd (see tls_listener.h). Each accepted client gets a
  * GnuTLS server session and, once its handshake is done, a socketpair: one end goes to
  * libmicrohttpd, the other is relayed to and from the session here. The relay is a pump
- * with one fixed buffer per direction, so a slow side slows the other instead of growing
- * memory. Closing follows the bytes: the client's end of stream becomes a FIN towards
- * libmicrohttpd, and libmicrohttpd's becomes close_notify and a FIN towards the client.
+ * with fixed buffers (one per connection down, one shared up, as GnuTLS copies what it
+ * is given), so a slow side slows the other instead of growing memory. Closing follows
+ * the bytes: the client's end of stream becomes a FIN towards libmicrohttpd, and
+ * libmicrohttpd's becomes close_notify and a FIN towards the client.
+ *
+ * The loop's turns are shared, not taken one a request: the requests every client sent
+ * in one turn are handed down first, then one MHD_run serves them all (the relay turn, a
+ * zero timer, which runs after the turn's events), and each answer is read and encrypted
+ * at once, in the same turn. A command then costs seven system calls (a record read and
+ * sent, and the socketpair's four) where it cost ten (see sockopt_nonip.c for two).
  */
 #include "tls_listener.h"
 
@@ -23,9 +30,9 @@
 #include "log.h"
 #include "server.h"
 
-#define TLSL_BUF 16384u              /* one TLS record of plaintext, each direction */
+#define TLSL_BUF 16384u              /* one TLS record of plaintext */
 #define TLSL_IN (16384u + 2048u)     /* ciphertext read ahead: a whole record and its header */
-#define TLSL_BATCH 4                 /* records corked into one send() */
+#define TLSL_UP (4u * TLSL_BUF)      /* libmicrohttpd's bytes read at once: four records */
 
 /* Credentials shared by the sessions made while they were current; a reload makes new
  * ones, and the old go when their last session does. */
@@ -47,7 +54,6 @@ struct tlsl_conn {
     socklen_t peerlen;
     uint8_t down[TLSL_BUF];          /* decrypted, on its way to libmicrohttpd */
     size_t down_len, down_off;
-    uint8_t up[TLSL_BUF];            /* libmicrohttpd's, on its way into a record */
     bool flushing;                   /* corked records wait for gnutls_record_uncork */
     bool net_eof;                    /* the client ended its stream */
     bool app_eof;                    /* libmicrohttpd ended its stream (or closed) */
@@ -55,9 +61,12 @@ struct tlsl_conn {
     bool bye_sent;                   /* close_notify went out */
     bool read_wants_write;           /* GnuTLS's last read stopped until net is writable */
     bool net_in, app_in;             /* epoll said readable this turn: worth a read() */
+    bool handed;                     /* on the listener's handed list */
+    bool timer_reserved;             /* holds a slot of the loop's timers (handshake) */
     uint8_t in[TLSL_IN];             /* ciphertext read from net, not yet taken by GnuTLS */
     size_t in_len, in_off;
     struct tlsl_conn *prev, *next;   /* the listener's connections */
+    struct tlsl_conn *handed_next;   /* handed bytes down this turn: answers to read */
     struct tlsl_conn *dead_next;     /* freed before the loop sleeps */
 };
 
@@ -70,6 +79,12 @@ struct tlsl {
     size_t max_conns;                /* the most, handshakes included */
     struct tlsl_conn *dead;          /* closed, to free */
     struct eng_hook reap;            /* frees them where no callback is on the stack */
+    struct tlsl_conn *handed;        /* handed requests down this turn (see the top) */
+    struct eng_timer turn;           /* the relay turn: one MHD_run for all of them */
+    bool turn_reserved;              /* the turn's timer slot is reserved */
+    /* libmicrohttpd's bytes on their way into records: GnuTLS copies them as soon as they
+     * are handed over (corked), so one buffer serves every connection. */
+    uint8_t up[TLSL_UP];
 };
 
 static void cred_unref(struct tlsl_cred *c)
@@ -102,6 +117,15 @@ static struct tlsl_cred *cred_load(const struct cfg *cfg, char *why, size_t whyl
 
 static void conn_close(struct tlsl_conn *c);
 static void app_ready(struct eng_watch *w, uint32_t events);
+
+/* A connection the loop cannot watch or time would hang until its client gives up: it
+ * is closed instead, and the log says why. */
+static void conn_fail(struct tlsl_conn *c, const char *what, int rc)
+{
+    log_line(c->l->srv->cfg, "HTTPS listener: cannot %s a client connection (%s): closed",
+             what, strerror(-rc));
+    conn_close(c);
+}
 
 /* GnuTLS reads a record's header and then its body: one recv() of everything there is,
  * served from a buffer, saves a system call per record. A read is only tried when epoll
@@ -145,7 +169,8 @@ static ssize_t net_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
     return w;
 }
 
-/* The epoll interest that follows from where each direction stands. */
+/* The epoll interest that follows from where each direction stands. Closes the
+ * connection when the loop refuses it: call it last. */
 static void conn_watch(struct tlsl_conn *c)
 {
     struct eng_loop *loop = c->l->srv->loop;
@@ -162,31 +187,89 @@ static void conn_watch(struct tlsl_conn *c)
         if (!c->app_eof && !c->flushing)
             app |= EPOLLIN;
     }
-    eng_watch_set(loop, &c->net, net);
-    if (c->app.fd >= 0)
-        eng_watch_set(loop, &c->app, app);
+    int rc = eng_watch_set(loop, &c->net, net);
+    if (rc == 0 && c->app.fd >= 0)
+        rc = eng_watch_set(loop, &c->app, app);
+    if (rc < 0)
+        conn_fail(c, "watch", rc);
+}
+
+static void conn_pump(struct tlsl_conn *c);
+
+/* The relay turn (see the top): libmicrohttpd serves what every connection handed down
+ * this turn, in one run, and each answer is read and sent on at once. A connection that
+ * hands down more meanwhile goes on a new list, and the timer runs again. */
+static void relay_turn(struct eng_timer *t)
+{
+    struct tlsl *l = (struct tlsl *)((char *)t - offsetof(struct tlsl, turn));
+    struct tlsl_conn *c = l->handed;
+    l->handed = NULL;
+    srv_http_run_now(l->srv);
+    while (c) {
+        struct tlsl_conn *next = c->handed_next;
+        c->handed = false;
+        c->handed_next = NULL;
+        if (c->state == TLSL_OPEN) {
+            c->app_in = true; /* libmicrohttpd has most likely answered */
+            conn_pump(c);
+        }
+        c = next;
+    }
+}
+
+/* Bytes went down to libmicrohttpd: its answer is read in this turn's relay turn. */
+static void hand_over(struct tlsl_conn *c)
+{
+    struct tlsl *l = c->l;
+    if (c->handed)
+        return;
+    /* The timer's slot is reserved (tlsl_start): this cannot fail, but if it did, the
+     * connection would still be served at once, as by a relay turn of its own. */
+    if (eng_timer_start(l->srv->loop, &l->turn, 0) < 0) {
+        srv_http_run_now(l->srv);
+        c->app_in = true;
+        return;
+    }
+    c->handed = true;
+    c->handed_next = l->handed;
+    l->handed = c;
 }
 
 /* Client to libmicrohttpd. Returns -1 when the connection is over. */
 static int pump_down(struct tlsl_conn *c)
 {
     bool handed = false;
-    for (;;) {
+    /* GnuTLS stopped reading to write (an alert, a key update): only another call of
+     * gnutls_record_recv sends that, whatever there is to read. */
+    bool must_call = c->read_wants_write;
+    c->read_wants_write = false;
+    bool full = false;               /* libmicrohttpd's end takes no more for now */
+    while (!full) {
         while (c->down_off < c->down_len) {
             ssize_t w = send(c->app.fd, c->down + c->down_off, c->down_len - c->down_off,
                              MSG_NOSIGNAL);
             if (w < 0 && errno == EINTR)
                 continue;
-            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                return 0;
+            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                full = true;
+                break;
+            }
             if (w < 0)
                 return -1; /* libmicrohttpd closed the connection */
             c->down_off += (size_t)w;
             handed = true;
         }
+        if (full)
+            break;
         c->down_len = c->down_off = 0;
         if (c->net_eof)
             break;
+        /* Nothing read ahead, nothing new from epoll, nothing decrypted in GnuTLS: the
+         * call could only end in GNUTLS_E_AGAIN (a partial record waits for more too). */
+        if (!must_call && c->in_off == c->in_len && !c->net_in &&
+            gnutls_record_check_pending(c->session) == 0)
+            break;
+        must_call = false;
         ssize_t r = gnutls_record_recv(c->session, c->down, sizeof(c->down));
         if (r > 0) {
             c->down_len = (size_t)r;
@@ -204,12 +287,8 @@ static int pump_down(struct tlsl_conn *c)
         }
         return -1; /* a broken record or a fatal alert */
     }
-    if (handed) {
-        /* libmicrohttpd answers now rather than on a later turn of the loop, and its
-         * answer goes out in this same turn (pump_up reads it at once). */
-        srv_http_run_now(c->l->srv);
-        c->app_in = true;
-    }
+    if (handed)
+        hand_over(c);
     if (c->net_eof && c->down_len == 0 && !c->app_shut) {
         /* The client has finished: libmicrohttpd sees it as any client's FIN (and a
          * suspended request's watch as its hang-up). */
@@ -219,9 +298,10 @@ static int pump_down(struct tlsl_conn *c)
     return 0;
 }
 
-/* libmicrohttpd to client. Up to TLSL_BATCH records are corked and leave in one send():
- * a bulk answer then costs a system call per 64 KiB rather than per record. Returns -1
- * when the connection is over. */
+/* libmicrohttpd to client. One read takes up to four records' worth, corked into
+ * GnuTLS's buffer: the records still leave one send() each (GnuTLS flushes them one by
+ * one), but a bulk answer costs one read per 64 KiB rather than one per record, and a
+ * short answer one read in all. Returns -1 when the connection is over. */
 static int pump_up(struct tlsl_conn *c)
 {
     for (;;) {
@@ -238,27 +318,26 @@ static int pump_up(struct tlsl_conn *c)
             break;
         if (!c->app_in)
             return 0;
+        uint8_t *up = c->l->up;
+        ssize_t r;
+        do
+            r = recv(c->app.fd, up, TLSL_UP, 0);
+        while (r < 0 && errno == EINTR);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->app_in = false;
+            return 0;
+        }
+        if (r <= 0) {
+            c->app_eof = true; /* closed, or a FIN */
+            break;
+        }
+        /* A short read emptied the socket: epoll says when there is more. */
+        c->app_in = (size_t)r == TLSL_UP;
+        /* Corked, the records only join GnuTLS's buffer: this cannot block. */
         gnutls_record_cork(c->session);
         c->flushing = true;
-        for (int n = 0; n < TLSL_BATCH && c->app_in;) {
-            ssize_t r = recv(c->app.fd, c->up, sizeof(c->up), 0);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                c->app_in = false;
-                break;
-            }
-            if (r <= 0) {
-                c->app_eof = true; /* closed, or a FIN */
-                break;
-            }
-            /* Corked, the record only joins GnuTLS's buffer: it cannot block. */
-            if (gnutls_record_send(c->session, c->up, (size_t)r) < 0)
-                return -1;
-            /* A short read emptied the socket: epoll says when there is more. */
-            c->app_in = (size_t)r == sizeof(c->up);
-            n++;
-        }
+        if (gnutls_record_send(c->session, up, (size_t)r) < 0)
+            return -1;
     }
     if (!c->bye_sent) {
         int rc = gnutls_bye(c->session, GNUTLS_SHUT_WR);
@@ -274,7 +353,6 @@ static int pump_up(struct tlsl_conn *c)
 
 static void conn_pump(struct tlsl_conn *c)
 {
-    c->read_wants_write = false;
     if (pump_down(c) < 0 || pump_up(c) < 0) {
         conn_close(c);
         return;
@@ -282,11 +360,21 @@ static void conn_pump(struct tlsl_conn *c)
     conn_watch(c);
 }
 
+/* The handshake's deadline has ended (done, or closed): its timer slot goes back. */
+static void handshake_timer_release(struct tlsl_conn *c)
+{
+    struct eng_loop *loop = c->l->srv->loop;
+    eng_timer_stop(loop, &c->deadline);
+    if (c->timer_reserved)
+        eng_loop_release_timers(loop, 1);
+    c->timer_reserved = false;
+}
+
 /* The handshake is done: libmicrohttpd gets its end of a socketpair. */
 static void conn_open(struct tlsl_conn *c)
 {
     struct srv *s = c->l->srv;
-    eng_timer_stop(s->loop, &c->deadline);
+    handshake_timer_release(c);
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) < 0) {
         conn_close(c);
@@ -357,7 +445,16 @@ static void conn_close(struct tlsl_conn *c)
     struct tlsl *l = c->l;
     struct eng_loop *loop = l->srv->loop;
     c->state = TLSL_DEAD;
-    eng_timer_stop(loop, &c->deadline);
+    handshake_timer_release(c);
+    if (c->handed) {
+        struct tlsl_conn **p = &l->handed;
+        while (*p && *p != c)
+            p = &(*p)->handed_next;
+        if (*p)
+            *p = c->handed_next;
+        c->handed = false;
+    }
+    /* Taking a watch out of epoll does not fail on a descriptor that is still open. */
     eng_watch_set(loop, &c->net, 0);
     close(c->net.fd);
     if (c->app.fd >= 0) {
@@ -427,8 +524,18 @@ static void conn_new(struct tlsl *l, int fd, const struct sockaddr_storage *peer
         l->conns->prev = c;
     l->conns = c;
     l->nconns++;
+    /* Each handshake holds a slot of the loop's timers while it runs, so that a crowd of
+     * slow clients cannot take the slots the rest of the server counts on. */
     double secs = l->srv->cfg->tls_handshake_timeout > 0 ? l->srv->cfg->tls_handshake_timeout : 10;
-    eng_timer_start(l->srv->loop, &c->deadline, eng_now_ms() + (uint64_t)(secs * 1000));
+    int rc = eng_loop_reserve_timers(l->srv->loop, 1);
+    if (rc == 0) {
+        c->timer_reserved = true;
+        rc = eng_timer_start(l->srv->loop, &c->deadline, eng_now_ms() + (uint64_t)(secs * 1000));
+    }
+    if (rc < 0) {
+        conn_fail(c, "time the handshake of", rc);
+        return;
+    }
     c->net_in = true; /* a client often sends its hello with the connection */
     conn_handshake(c);
 }
@@ -496,7 +603,20 @@ int tlsl_start(struct srv *s)
      * connections that are told 429. */
     l->max_conns = cfg->max_connections ? (size_t)cfg->max_connections + 256 : SIZE_MAX;
     eng_watch_init(&l->listen, fd, listen_ready);
-    eng_watch_set(s->loop, &l->listen, EPOLLIN);
+    eng_timer_init(&l->turn, relay_turn);
+    int rc = eng_watch_set(s->loop, &l->listen, EPOLLIN);
+    if (rc == 0) {
+        rc = eng_loop_reserve_timers(s->loop, 1);
+        l->turn_reserved = rc == 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "sockgate: cannot watch the HTTPS listener: %s\n", strerror(-rc));
+        eng_watch_set(s->loop, &l->listen, 0);
+        close(fd);
+        cred_unref(l->cred);
+        free(l);
+        return -1;
+    }
     eng_hook_init(&l->reap, reap);
     eng_loop_add_before_sleep(s->loop, &l->reap);
     s->tlsl = l;
@@ -520,6 +640,9 @@ void tlsl_stop(struct srv *s)
         return;
     eng_watch_set(s->loop, &l->listen, 0);
     close(l->listen.fd);
+    eng_timer_stop(s->loop, &l->turn);
+    if (l->turn_reserved)
+        eng_loop_release_timers(s->loop, 1);
     while (l->conns)
         conn_close(l->conns);
     reap(&l->reap);

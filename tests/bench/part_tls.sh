@@ -4,7 +4,34 @@
 # clients drive both: wrk (which speaks TLS) for the command rate, and bench_client
 # bulk-gw (BENCH_TLS=1 makes it speak HTTPS) for 100 MB of text through recv. The
 # minimal libmicrohttpd server with and without its own TLS (MHD_USE_TLS) shows what TLS
-# costs libmicrohttpd itself on this machine, the yardstick for the listener's ratio.
+# costs libmicrohttpd itself on this machine, and nginx answering the same fixed list over
+# HTTP and HTTPS what it costs a server built for it: on two cores shared with the client,
+# whose own TLS work counts too, nginx's ratio is about the best the listener's can be.
+
+# write_nginx_rate_conf PLAIN_PORT TLS_PORT: one nginx process (no master: its CPU is
+# the one pid's) answering the fixed getsockname list on both ports.
+write_nginx_rate_conf() {
+    mkdir -p "$TMP/nginx-rate"
+    cat >"$TMP/nginx-rate/nginx.conf" <<EOF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $TMP/nginx-rate/nginx.pid;
+error_log $TMP/nginx-rate/error.log;
+events { worker_connections 256; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$1; return 200 '["getsockname","ok","127.0.0.1","40000"]'; }
+    server {
+        listen 127.0.0.1:$2 ssl;
+        ssl_certificate $TMP/tls.pem;
+        ssl_certificate_key $TMP/tls.key;
+        return 200 '["getsockname","ok","127.0.0.1","40000"]';
+    }
+}
+EOF
+}
 
 part_g() {
     local rounds=${BENCH_RATE_ROUNDS:-5} who name port pid servers plain_port tls_port
@@ -36,6 +63,14 @@ part_g() {
     start mhd-g-tls "$BIN/mhd_baseline" "$mt" --external --tls "$TMP/tls.pem" "$TMP/tls.key"
     wait_ready mhd-g-tls
     servers="$servers g-https:$tls_port:$tls_pid:https g-mhd-https:$mt:$LAST_PID:https"
+    local np nt
+    np=$(freeport)
+    nt=$(freeport)
+    write_nginx_rate_conf "$np" "$nt"
+    start nginx-g-rate "$NGINX" -p "$TMP/nginx-rate" -e "$TMP/nginx-rate/error.log" \
+        -c "$TMP/nginx-rate/nginx.conf"
+    wait_http "$nt" / https
+    servers="$servers g-nginx-http:$np:$LAST_PID:http g-nginx-https:$nt:$LAST_PID:https"
     for who in $servers; do
         IFS=: read -r name port pid SCHEME <<<"$who"
         wrk -t2 -c50 -d1s "$SCHEME://127.0.0.1:$port$(url_of "$port")" >/dev/null # warm-up
@@ -55,9 +90,16 @@ part_g() {
         "yardstick: the minimal MHD server with MHD_USE_TLS vs without (one-thread loop)"
     row "g. MHD's own TLS, CPU per request, us" "$(cpu_of g-mhd-https)" "$(cpu_of g-mhd-http)" \
         "the same yardstick in server CPU per request" lower
+    row "g. nginx's TLS, req/s" "$(rate_of g-nginx-https)" "$(rate_of g-nginx-http)" \
+        "yardstick: nginx (one process) with the same fixed answer over HTTPS vs HTTP"
+    row "g. nginx's TLS, CPU per request, us" "$(cpu_of g-nginx-https)" \
+        "$(cpu_of g-nginx-http)" "the same yardstick in server CPU per request" lower
+    local stopped=""
     for who in $servers; do
         IFS=: read -r name port pid SCHEME <<<"$who"
+        case " $stopped " in *" $pid "*) continue ;; esac
         [ "$pid" = "$plain_pid" ] || [ "$pid" = "$tls_pid" ] || stop "$pid"
+        stopped="$stopped $pid"
     done
     SCHEME=http
 
