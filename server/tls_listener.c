@@ -63,6 +63,8 @@ struct tlsl_conn {
     bool net_in, app_in;             /* epoll said readable this turn: worth a read() */
     bool handed;                     /* on the listener's handed list */
     bool timer_reserved;             /* holds a slot of the loop's timers (handshake) */
+    bool read_any;                   /* the client has sent something */
+    bool plain_http;                 /* ... and its first byte began an HTTP method */
     uint8_t in[TLSL_IN];             /* ciphertext read from net, not yet taken by GnuTLS */
     size_t in_len, in_off;
     struct tlsl_conn *prev, *next;   /* the listener's connections */
@@ -148,6 +150,11 @@ static ssize_t net_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
         }
         c->in_len = (size_t)r;
         c->in_off = 0;
+        if (r > 0 && !c->read_any) {
+            /* A TLS stream opens with a handshake record (22); HTTP with a method. */
+            c->read_any = true;
+            c->plain_http = c->in[0] >= 'A' && c->in[0] <= 'Z';
+        }
         if (r == 0)
             return 0;
     }
@@ -392,6 +399,23 @@ static void conn_open(struct tlsl_conn *c)
     conn_pump(c);
 }
 
+/* One short answer, sent as is (the socket's buffer is empty: nothing was sent yet). */
+static void answer_plain_http(struct tlsl_conn *c)
+{
+    static const char body[] = "[\"request\",\"INVAL: this port speaks HTTPS; use https://.\"]";
+    char msg[256];
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     sizeof(body) - 1, body);
+    ssize_t w;
+    do
+        w = send(c->net.fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (w < 0 && errno == EINTR);
+    /* A client gone already, or one that cannot take 200 bytes: it gets the close. */
+    (void)w;
+}
+
 static void conn_handshake(struct tlsl_conn *c)
 {
     for (;;) {
@@ -406,8 +430,10 @@ static void conn_handshake(struct tlsl_conn *c)
         }
         if (rc == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal(rc))
             continue;
-        /* A client that does not trust us, or speaks plain HTTP to the TLS port: nothing
-         * to answer in HTTP. */
+        /* A client that does not trust us has nothing to be told in HTTP; one that
+         * speaks plain HTTP to the TLS port is told so, as nginx does (SPEC's lists). */
+        if (c->plain_http)
+            answer_plain_http(c);
         conn_close(c);
         return;
     }

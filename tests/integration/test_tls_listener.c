@@ -2,7 +2,7 @@
  * The gateway's own HTTPS listener (--tls-cert/--tls-key, SPEC section 11), driven by
  * curl with --cacert: REST with a whole socket conversation, a body and an answer of
  * many TLS records, the event stream, the console page; a client that does not trust the
- * certificate, plain HTTP to the HTTPS port, a client that never finishes its handshake,
+ * certificate, plain HTTP to the HTTPS port (a 400), a client that never finishes its handshake,
  * a client the loop refuses to watch (closed at once, and logged),
  * certificates reloaded on SIGHUP, a bad certificate refused at start, and the warning a
  * gateway listening beyond loopback without TLS prints.
@@ -208,7 +208,7 @@ static void test_events_over_https(void **state)
     https_close(id);
 }
 
-static void test_untrusted_and_plain_clients_get_nothing(void **state)
+static void test_untrusted_client_gets_nothing_and_plain_http_a_400(void **state)
 {
     (void)state;
     char cmd[512];
@@ -217,11 +217,17 @@ static void test_untrusted_and_plain_clients_get_nothing(void **state)
              (unsigned)server.port);
     int st = system(cmd);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 60);
-    /* Plain HTTP to the HTTPS port gets no HTTP answer. */
-    snprintf(cmd, sizeof(cmd), "curl -s --max-time 5 http://127.0.0.1:%u/healthz >/dev/null",
+    /* Plain HTTP to the HTTPS port is told so, in a list, and nothing is served. */
+    snprintf(cmd, sizeof(cmd),
+             "curl -s --max-time 5 -w ' %%{http_code}' http://127.0.0.1:%u/healthz",
              (unsigned)server.port);
-    st = system(cmd);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[512] = "";
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_string_equal(out, "[\"request\",\"INVAL: this port speaks HTTPS; use https://.\"] 400");
     expect_curl("", "/healthz", "{\"status\":\"ok\"}");
 }
 
@@ -357,7 +363,7 @@ int main(void)
         cmocka_unit_test(test_rest_over_https),
         cmocka_unit_test(test_many_records_each_way),
         cmocka_unit_test(test_events_over_https),
-        cmocka_unit_test(test_untrusted_and_plain_clients_get_nothing),
+        cmocka_unit_test(test_untrusted_client_gets_nothing_and_plain_http_a_400),
         cmocka_unit_test(test_silent_client_is_dropped_at_the_handshake_deadline),
         cmocka_unit_test_teardown(test_refused_watch_closes_the_connection, su_stop_leftovers),
         cmocka_unit_test(test_sighup_reloads_the_certificate),

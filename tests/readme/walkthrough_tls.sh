@@ -42,6 +42,6 @@ expect '["close","ok"]'
 expect '{"status":"ok"}'
 expect '["socket","AUTH: send Authorization: Bearer TOKEN or ?token=TOKEN."]'
 expect 'curl: 60 (it does not trust the demo CA)'
-expect 'curl: 52 (plain HTTP to the HTTPS port gets nothing)'
+expect '["request","INVAL: this port speaks HTTPS; use https://."]'
 expect "listening on https://127.0.0.1:$gateway_port" "$work/demo/gateway.log"
 finish walkthrough_tls
