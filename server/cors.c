@@ -25,8 +25,8 @@ static bool same_origin(const char *origin, const char *host)
 
 bool cors_admit(struct srv_req *r, const char *method, enum MHD_Result *ret)
 {
-    const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
-    const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    const char *origin = r->origin;
+    const char *host = r->host;
     const char *allowed = r->srv->cfg->cors;
     /* DNS rebinding: a page whose own name its owner points at 127.0.0.1 is same-origin
      * with this server as far as the browser knows, Origin check included; with no

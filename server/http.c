@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <stddef.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -46,6 +47,12 @@ unsigned srv_status_for(int code, unsigned ok_status)
         return 200; /* the command ran; element 2 says how the socket call went */
     }
 }
+
+/* How a JSON answer goes out. */
+static const struct srv_resp_opts json_answer = {
+    .content_type = "application/json",
+    .cache = "no-store",
+};
 
 enum MHD_Result srv_reply(struct srv_req *r, unsigned status, char *body, size_t len,
                           const char *content_type)
@@ -87,11 +94,10 @@ enum MHD_Result srv_reply_headers(struct srv_req *r, unsigned status, char *body
         free(body);
         return MHD_NO;
     }
-    const struct srv_resp_opts o = {
-        .content_type = content_type ? content_type : "application/json",
-        .cache = "no-store",
-        .extra = extra,
-    };
+    struct srv_resp_opts o = json_answer;
+    if (content_type)
+        o.content_type = content_type;
+    o.extra = extra;
     return srv_queue(r, status, resp, &o, len);
 }
 
@@ -109,8 +115,14 @@ enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list)
 {
     if (r->raw_answer && list->err == 0)
         return raw_reply(r, list);
+    /* A small answer is written into the request's own room: no allocation of its own. */
     size_t len;
-    char *body = render_list(list, r->enc, &len);
+    char *body = NULL;
+    bool in_room = render_list_max(list, r->enc) <= sizeof(r->reply);
+    if (in_room)
+        len = render_list_into(list, r->enc, r->reply);
+    else
+        body = render_list(list, r->enc, &len);
     unsigned status = srv_status_for(list->err, r->ok_status ? (unsigned)r->ok_status : 200);
     metrics_count_command(r->srv->metrics, list->cmd, list->err);
     bool has_data = false;
@@ -123,6 +135,10 @@ enum MHD_Result srv_reply_list(struct srv_req *r, struct eng_list *list)
     } else {
         eng_list_free(list);
     }
+    if (in_room)
+        return srv_queue(r, status,
+                         MHD_create_response_from_buffer(len, r->reply, MHD_RESPMEM_PERSISTENT),
+                         &json_answer, len);
     if (!body)
         return MHD_NO;
     return srv_reply(r, status, body, len, NULL);
@@ -218,9 +234,13 @@ static struct srv_req *request_begin(struct srv *s, struct MHD_Connection *conn,
     struct srv_req *r = malloc(sizeof(*r));
     if (!r)
         return NULL;
-    *r = (struct srv_req){
-        .srv = s, .conn = conn, .state = REQ_RECEIVING, .start_ms = s->run_ms, .ok_status = 200,
-    };
+    /* Cleared up to its reply room, which is written before it is read. */
+    memset(r, 0, offsetof(struct srv_req, reply));
+    r->srv = s;
+    r->conn = conn;
+    r->state = REQ_RECEIVING;
+    r->start_ms = s->run_ms;
+    r->ok_status = 200;
     copy_text(r->method, sizeof(r->method), method);
     copy_text(r->version, sizeof(r->version), version);
     copy_text(r->path, sizeof(r->path), url);
@@ -257,6 +277,37 @@ static enum MHD_Result request_body(struct srv_req *r, const char *data, size_t 
     return MHD_YES;
 }
 
+/* The first of each of Origin, Host and ?node= (as MHD_lookup_connection_value finds it:
+ * names without regard to case, NULL for an argument without a value). */
+static enum MHD_Result note_head(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    (void)value_size;
+    struct srv_req *r = cls;
+    const char **slot = NULL;
+    unsigned bit = 0;
+    if (kind == MHD_GET_ARGUMENT_KIND) {
+        if (key_size == 4 && strncasecmp(key, "node", 4) == 0)
+            slot = &r->node_arg, bit = 1;
+    } else if (key_size == 6 && strncasecmp(key, "Origin", 6) == 0) {
+        slot = &r->origin, bit = 2;
+    } else if (key_size == 4 && strncasecmp(key, MHD_HTTP_HEADER_HOST, 4) == 0) {
+        slot = &r->host, bit = 4;
+    }
+    if (slot && !(r->heads_seen & bit)) {
+        *slot = value;
+        r->heads_seen |= bit;
+    }
+    return MHD_YES;
+}
+
+/* One walk over the headers and arguments for the three every request is checked by,
+ * instead of a look-up (a walk) each. */
+static void request_heads(struct srv_req *r)
+{
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, note_head, r);
+}
+
 /* The request is whole: what every request passes (shutdown, connection limits, CORS,
  * body size), then routing. */
 static enum MHD_Result request_dispatch(struct srv_req *r, const char *method, const char *url)
@@ -267,6 +318,7 @@ static enum MHD_Result request_dispatch(struct srv_req *r, const char *method, c
     const char *why;
     if (connlimit_exceeded(s->connlimit, r->conn, &why))
         return srv_reply_error(r, 429, "request", ENG_ELIMIT, why);
+    request_heads(r);
     enum MHD_Result ret;
     if (!cors_admit(r, method, &ret))
         return ret;

@@ -16,10 +16,9 @@ uint64_t node_boot_base(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-bool node_misdirected(const struct srv *s, struct MHD_Connection *conn, const char *url)
+bool node_misdirected(const struct srv *s, const char *asked, const char *url)
 {
     const char *self = s->cfg->node;
-    const char *asked = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "node");
     if (asked && strcmp(asked, self) != 0)
         return true;
     /* The node an id names is what comes before its last '.' ("gw2" in "gw2.s17"); a

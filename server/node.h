@@ -18,9 +18,10 @@ struct srv;
  * higher. (This holds unless the clock goes back by more than the previous run lasted.) */
 uint64_t node_boot_base(void);
 
-/* True when the request is for another node than this gateway: ?node= names another, or
- * its path is /sockets/<id>... with an id whose NAME. prefix is not this gateway's
- * --node. Such a request is answered 421 MISDIRECTED and never touches a socket. */
-bool node_misdirected(const struct srv *s, struct MHD_Connection *conn, const char *url);
+/* True when the request is for another node than this gateway: ?node= (`asked`, NULL when
+ * none) names another, or its path is /sockets/<id>... with an id whose NAME. prefix is
+ * not this gateway's --node. Such a request is answered 421 MISDIRECTED and never touches
+ * a socket. */
+bool node_misdirected(const struct srv *s, const char *asked, const char *url);
 
 #endif

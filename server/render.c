@@ -38,16 +38,18 @@ size_t render_json_escape(const char *s, size_t len, char *out)
     return (size_t)(o - out);
 }
 
-char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len)
+size_t render_list_max(const struct eng_list *l, enum codec_encoding enc)
 {
     size_t cap = 3;
     for (int i = 0; i < l->nitems; i++)
         cap = eng_size_add(cap, eng_size_add(5, l->items[i].is_data /* 2: a row's [ ] */
                                                     ? codec_encoded_max(enc, l->items[i].len)
                                                     : eng_size_mul(6, l->items[i].len)));
-    char *buf = malloc(eng_size_add(cap, 1));
-    if (!buf)
-        return NULL;
+    return eng_size_add(cap, 1);
+}
+
+size_t render_list_into(const struct eng_list *l, enum codec_encoding enc, char *buf)
+{
     char *o = buf;
     *o++ = '[';
     for (int i = 0; i < l->nitems; i++) {
@@ -70,7 +72,15 @@ char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len
     }
     *o++ = ']';
     *o = '\0';
-    *len = (size_t)(o - buf);
+    return (size_t)(o - buf);
+}
+
+char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len)
+{
+    char *buf = malloc(render_list_max(l, enc));
+    if (!buf)
+        return NULL;
+    *len = render_list_into(l, enc, buf);
     return buf;
 }
 

@@ -13,6 +13,10 @@
 /* ["recv","ok","..."]: text elements JSON-escaped, data elements in `enc`. NULL on
  * allocation failure. */
 char *render_list(const struct eng_list *l, enum codec_encoding enc, size_t *len);
+/* The same in two steps, for a caller with room of its own: the bytes render_list_into
+ * may write (its NUL included), then the writing; returns the length without the NUL. */
+size_t render_list_max(const struct eng_list *l, enum codec_encoding enc);
+size_t render_list_into(const struct eng_list *l, enum codec_encoding enc, char *buf);
 
 /* A two-element error list for a request that did not reach a socket:
  * [name, "NAME: detail."]. */

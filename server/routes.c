@@ -220,7 +220,7 @@ enum MHD_Result routes_handle(struct srv_req *r, const char *method, const char 
     rq.post = strcmp(method, "POST") == 0;
     /* Before anything else: a request for another node must not touch this one's sockets. */
     const struct cfg *cfg = r->srv->cfg;
-    if (node_misdirected(r->srv, r->conn, url)) {
+    if (node_misdirected(r->srv, r->node_arg, url)) {
         char detail[96];
         if (cfg->node[0])
             snprintf(detail, sizeof(detail), "this gateway is node %s, not the one the request "

@@ -82,6 +82,10 @@ struct srv_req {
     struct eng_watch gone;           /* notices the client leaving while suspended */
     struct eng_list *delivering;     /* an answer with data on its way: given back if lost */
     uint64_t start_ms;               /* for the access log */
+    const char *origin;              /* its Origin header, Host header and ?node= argument */
+    const char *host;                /* (NULL: none), found in one pass over what */
+    const char *node_arg;            /* libmicrohttpd parsed: see request_heads */
+    unsigned heads_seen;             /* which of the three request_heads has found */
     char method[12];                 /* for the access log */
     char version[12];                /* "HTTP/1.1", for the WebSocket handshake */
     char path[200];                  /* for the access log, without the query */
@@ -90,6 +94,9 @@ struct srv_req {
     struct ws_pending *ws;           /* becoming a WebSocket: owned by ws_upgrade.c */
     /* Called instead of the usual answer when a suspended request resumes. */
     enum MHD_Result (*resume_with)(struct srv_req *r);
+    /* Last, and not cleared: room for a small answer's JSON, which its response points
+     * into (it lives until request_completed, after the response is done with it). */
+    char reply[256];
 };
 
 /* How a response goes out. Every response is queued through srv_queue, which adds what
