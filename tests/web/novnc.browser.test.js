@@ -145,6 +145,24 @@ async function novncStatus(port, wsPath) {
   return { status, size, problems };
 }
 
+/* Opens noVNC's full application, vnc.html, as the README shows it (host, port and path in
+ * the query, autoconnect so that no one has to press Connect) and returns its status line
+ * and whether it reached its connected state. */
+async function novncAppStatus(port, wsPath) {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  const query = `host=127.0.0.1&port=${port}&path=${encodeURIComponent(wsPath)}&autoconnect=true`;
+  await page.goto(`http://127.0.0.1:${webPort}/vnc.html?${query}`);
+  const connected = await page.waitForFunction(
+    () => document.documentElement.classList.contains('noVNC_connected'),
+    null, { timeout: 15000 }).then(() => true, () => false);
+  const status = await page.textContent('#noVNC_status');
+  await ctx.close();
+  return { connected, status, problems };
+}
+
 test('the harness works: noVNC connects through Debian\'s websockify', async () => {
   const port = await freePort();
   const ws = start('/usr/bin/websockify', [`127.0.0.1:${port}`, `127.0.0.1:${vncPort}`]);
@@ -184,4 +202,17 @@ test('noVNC connects through a sockgate token file, ?token= in its path', async 
   assert.equal(got.status, 'Connected to sockgate-test', gw.log);
   const wrong = await novncStatus(port, 'websockify?token=nope');
   assert.notEqual(wrong.status, 'Connected to sockgate-test');
+});
+
+test('noVNC\'s full vnc.html connects through a token file, as the README shows it', async () => {
+  const tokens = path.join(tmp, 'tokens-app');
+  fs.writeFileSync(tokens, `desk1: 127.0.0.1:${vncPort}\n`);
+  const port = await freePort();
+  const gw = start(gatewayBin, ['--listen', `127.0.0.1:${port}`, '--websockify-tokens', tokens,
+    '--cors', `http://127.0.0.1:${webPort}`]);
+  await waitForPort(port, gw);
+  const got = await novncAppStatus(port, 'websockify?token=desk1');
+  assert.ok(got.connected, `vnc.html did not connect: "${got.status}"\n${gw.log}`);
+  assert.match(got.status, /Connected \(unencrypted\) to sockgate-test/);
+  assert.deepEqual(got.problems, []);
 });
