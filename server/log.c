@@ -21,7 +21,8 @@
 static time_t cached_sec = -1;
 static char cached_text[24];
 
-static void timestamp(char *buf, size_t len)
+/* Returns the length written (0 when buf is too small). */
+static size_t timestamp(char *buf, size_t len)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -35,7 +36,7 @@ static void timestamp(char *buf, size_t len)
     size_t n = strlen(cached_text);
     if (len < n + 6) {
         buf[0] = '\0';
-        return;
+        return 0;
     }
     unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
     memcpy(buf, cached_text, n);
@@ -45,6 +46,7 @@ static void timestamp(char *buf, size_t len)
     buf[n + 3] = (char)('0' + ms % 10);
     buf[n + 4] = 'Z';
     buf[n + 5] = '\0';
+    return n + 5;
 }
 
 #define LOG_FLUSH_MS 50
@@ -158,117 +160,130 @@ void log_startup(const struct srv *s, bool token_generated, unsigned port)
         log_line(cfg, "console: %s://%s/", scheme, where);
 }
 
-/* The bytes log_safe_copy replaces: a table, not four comparisons a byte, since every
- * access line copies its path through it. */
-static const bool log_unsafe[256] = {
-    [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f ... 0xff] = true,
+/* What each byte of client-given text becomes in a log line: itself, or '_' for control
+ * bytes (a terminal escape, a line break), DEL, bytes beyond ASCII (not always UTF-8) and
+ * the quote and backslash that would end or escape a quoted field, so a line keeps its
+ * format, JSON included. A table of the bytes written, not a test and a choice a byte:
+ * every access line copies its path through it. */
+static const char log_safe[256] = {
+    [0x00 ... 0x1f] = '_',
+    ' ', '!', '_', '#', '$', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/',
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?',
+    '@', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O',
+    'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', '[', '_', ']', '^', '_',
+    '`', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', '{', '|', '}', '~', '_',
+    [0x80 ... 0xff] = '_',
 };
 
-/* Copies client-given text for a log line: control bytes (a terminal escape, a line
- * break), DEL, bytes beyond ASCII (not always UTF-8) and the quote and backslash that
- * would end or escape a quoted field all become '_', so a line keeps its format, JSON
- * included. */
+/* Writes the first n bytes of client-given text at o, made safe (log_safe); returns the
+ * end. */
+static char *put_safe(char *o, const char *s, size_t n)
+{
+#pragma GCC unroll 4
+    for (size_t i = 0; i < n; i++)
+        o[i] = log_safe[(unsigned char)s[i]];
+    return o + n;
+}
+
+/* Copies up to size - 1 bytes of client-given text for a log line, made safe. */
 static void log_safe_copy(char *dst, size_t size, const char *src)
 {
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)src; *p && n < size - 1; p++)
-        dst[n++] = log_unsafe[*p] ? '_' : (char)*p;
-    dst[n] = '\0';
+    *put_safe(dst, src, strnlen(src, size - 1)) = '\0';
 }
 
-/* Appends n bytes of s to line[*o], as many as fit in cap. */
-static void put_bytes(char *line, size_t *o, size_t cap, const char *s, size_t n)
+static char *put_bytes(char *o, const char *s, size_t n)
 {
-    if (n > cap - *o)
-        n = cap - *o;
-    memcpy(line + *o, s, n);
-    *o += n;
+    memcpy(o, s, n);
+    return o + n;
 }
 
-static void put_str(char *line, size_t *o, size_t cap, const char *s)
+/* Writes v in decimal at o, digits counted first so that they are written in place;
+ * returns the end. */
+static char *put_number(char *o, unsigned long long v)
 {
-    put_bytes(line, o, cap, s, strlen(s));
-}
-
-/* Appends up to max bytes of client-given text, made safe as log_safe_copy makes it: the
- * text line takes them straight from the request, with no copy in between. */
-static void put_safe(char *line, size_t *o, size_t cap, const char *s, size_t max)
-{
-    size_t n = *o, end = cap - n < max ? cap : n + max;
-    for (const unsigned char *p = (const unsigned char *)s; *p && n < end; p++)
-        line[n++] = log_unsafe[*p] ? '_' : (char)*p;
-    *o = n;
-}
-
-static void put_number(char *line, size_t *o, size_t cap, unsigned long long v)
-{
-    char digits[24];
     size_t n = 1;
-    for (unsigned long long rest = v / 10; rest; rest /= 10)
+    for (unsigned long long rest = v; rest >= 10; rest /= 10)
         n++;
     for (size_t i = n; i-- > 0; v /= 10)
-        digits[i] = (char)('0' + v % 10);
-    put_bytes(line, o, cap, digits, n);
+        o[i] = (char)('0' + v % 10);
+    return o + n;
 }
+
+/* The longest a time (timestamp) and a client's text (client_text) can be. */
+#define LOG_TIME_MAX 39
+#define LOG_CLIENT_MAX 63
 
 /* TIME CLIENT "METHOD PATH" STATUS DURATIONms BYTES, assembled by hand and written with
  * one fwrite: at tens of thousands of requests a second, fprintf's reading of the
  * format cost more than the rest of the access path of a small command. method and path
- * are the client's text as it came, made safe as they are written (put_safe). */
-static void write_text_line(const char *ts, const char *client, const char *method,
-                            const char *path, int status, unsigned long long ms, size_t bytes)
+ * are the client's text as it came, made safe as they are written (put_safe). The line
+ * is sized for the longest of each part, so no part needs a check of the room left. */
+static void write_text_line(const char *ts, size_t ts_len, const char *client,
+                            size_t client_len, const char *method, const char *path,
+                            int status, unsigned long long ms, size_t bytes)
 {
-    char line[512];
-    size_t o = 0, cap = sizeof(line) - 1;
-    put_str(line, &o, cap, ts);
-    put_bytes(line, &o, cap, " ", 1);
-    put_str(line, &o, cap, client);
-    put_bytes(line, &o, cap, " \"", 2);
-    put_safe(line, &o, cap, method, LOG_METHOD_MAX);
-    put_bytes(line, &o, cap, " ", 1);
-    put_safe(line, &o, cap, path, LOG_PATH_MAX);
-    put_bytes(line, &o, cap, "\" ", 2);
+    char line[LOG_TIME_MAX + LOG_CLIENT_MAX + LOG_METHOD_MAX + LOG_PATH_MAX +
+              3 * 20 /* the numbers, a sign */ + 16 /* spaces, quotes, "ms", '\n' */];
+    char *o = line;
+    o = put_bytes(o, ts, ts_len);
+    *o++ = ' ';
+    o = put_bytes(o, client, client_len);
+    o = put_bytes(o, " \"", 2);
+    o = put_safe(o, method, strnlen(method, LOG_METHOD_MAX));
+    *o++ = ' ';
+    o = put_safe(o, path, strnlen(path, LOG_PATH_MAX));
+    o = put_bytes(o, "\" ", 2);
     if (status < 0)
-        put_bytes(line, &o, cap, "-", 1);
-    put_number(line, &o, cap, (unsigned long long)(status < 0 ? -(long long)status : status));
-    put_bytes(line, &o, cap, " ", 1);
-    put_number(line, &o, cap, ms);
-    put_bytes(line, &o, cap, "ms ", 3);
-    put_number(line, &o, cap, bytes);
-    line[o++] = '\n';
-    fwrite_unlocked(line, 1, o, stderr); /* one thread writes the log */
+        *o++ = '-';
+    o = put_number(o, (unsigned long long)(status < 0 ? -(long long)status : status));
+    *o++ = ' ';
+    o = put_number(o, ms);
+    o = put_bytes(o, "ms ", 3);
+    o = put_number(o, bytes);
+    *o++ = '\n';
+    fwrite_unlocked(line, 1, (size_t)(o - line), stderr); /* one thread writes the log */
 }
 
-/* The client's address as the access log writes it. The port is not logged, so the text
- * depends on the address alone, and the last one is remembered (one thread logs): most
- * lines come from the same few clients. */
-static const char *client_text(const struct sockaddr *sa)
+/* The client's address as the access log writes it, and its length. The port is not
+ * logged, so the text depends on the address alone, and the last one is remembered (one
+ * thread logs): most lines come from the same few clients. */
+static const char *client_text(const struct sockaddr *sa, size_t *len)
 {
     static struct sockaddr_storage last; /* AF_UNSPEC until an address is formatted */
-    static char text[64];
-    void *known;
-    const void *addr;
-    size_t alen;
+    static char text[LOG_CLIENT_MAX + 1];
+    static size_t text_len;
+    *len = 1;
     if (sa->sa_family == AF_INET) {
-        addr = &((const struct sockaddr_in *)sa)->sin_addr;
-        known = &((struct sockaddr_in *)&last)->sin_addr;
-        alen = sizeof(struct in_addr);
+        /* One comparison of the four bytes, not a call of memcmp. */
+        const struct in_addr *a = &((const struct sockaddr_in *)sa)->sin_addr;
+        struct in_addr *known = &((struct sockaddr_in *)&last)->sin_addr;
+        if (last.ss_family == AF_INET && known->s_addr == a->s_addr) {
+            *len = text_len;
+            return text;
+        }
     } else if (sa->sa_family == AF_INET6) {
-        addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        known = &((struct sockaddr_in6 *)&last)->sin6_addr;
-        alen = sizeof(struct in6_addr);
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        struct in6_addr *known = &((struct sockaddr_in6 *)&last)->sin6_addr;
+        if (last.ss_family == AF_INET6 && memcmp(a, known, sizeof(*a)) == 0) {
+            *len = text_len;
+            return text;
+        }
     } else {
         return "-";
     }
-    if (last.ss_family == sa->sa_family && memcmp(addr, known, alen) == 0)
-        return text;
     char port[8];
     if (eng_addr_format(sa, text, sizeof(text), port, sizeof(port)) < 0) {
         last.ss_family = AF_UNSPEC;
         return "-";
     }
     last.ss_family = sa->sa_family;
-    memcpy(known, addr, alen);
+    if (sa->sa_family == AF_INET)
+        ((struct sockaddr_in *)&last)->sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
+    else
+        ((struct sockaddr_in6 *)&last)->sin6_addr = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+    text_len = strlen(text);
+    *len = text_len;
     return text;
 }
 
@@ -279,21 +294,24 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
         return;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const char *client = ci && ci->client_addr ? client_text(ci->client_addr) : "-";
+    size_t client_len = 1;
+    const char *client = ci && ci->client_addr ? client_text(ci->client_addr, &client_len) : "-";
     /* The lines of one run of the daemon share its clock (server.h, run_ms): their time is
      * read once a run, as nginx reads it once an event loop turn. */
     static uint64_t stamped_run = UINT64_MAX;
-    static char ts[40];
+    static char ts[LOG_TIME_MAX + 1];
+    static size_t ts_len;
     uint64_t run_ms = r->srv->run_ms;
     if (run_ms != stamped_run) {
-        timestamp(ts, sizeof(ts));
+        ts_len = timestamp(ts, sizeof(ts));
         stamped_run = run_ms;
     }
     unsigned long long ms = run_ms - r->start_ms;
     /* libmicrohttpd hands the path without its query string, so no ?token= can leak. The
      * method is the client's too: libmicrohttpd takes any bytes up to the first space. */
     if (!cfg->log_json) {
-        write_text_line(ts, client, method, url, r->status, ms, r->bytes_out);
+        write_text_line(ts, ts_len, client, client_len, method, url, r->status, ms,
+                        r->bytes_out);
         return;
     }
     char path[LOG_PATH_MAX + 1], meth[LOG_METHOD_MAX + 1];
