@@ -527,8 +527,13 @@ int args_parse(enum eng_cmd cmd, const char *body, size_t len, const struct args
     memset(out, 0, offsetof(struct args_result, err));
     out->err[0] = '\0';
     out->enc = CODEC_ASCIIHEX;
+    /* Only the kinds are set: a slot is written whole when an argument fills it, and its
+     * other fields are read only when its kind says so. Clearing all of its 960 bytes
+     * cost more than the rest of parsing a command without arguments. */
     struct val slots[A_COUNT];
-    memset(slots, 0, sizeof(slots));
+#pragma GCC unroll 32 /* a store a slot, no loop */
+    for (int i = 0; i < A_COUNT; i++)
+        slots[i].kind = V_NONE;
     cJSON *root = NULL;
     int rc = collect_query(cmd, query, nquery, slots, out);
     size_t skip = 0;
@@ -554,6 +559,10 @@ int args_parse(enum eng_cmd cmd, const char *body, size_t len, const struct args
 
 void args_result_free(struct args_result *out)
 {
+    /* Most commands own nothing: one test, not seven calls of free. */
+    if (!out->host && !out->data && !out->callback && !out->servername && !out->ca &&
+        !out->cert && !out->key)
+        return;
     free(out->host);
     free(out->data);
     free(out->callback);
