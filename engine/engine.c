@@ -37,11 +37,15 @@ const char *eng_cmd_name(enum eng_cmd cmd)
 
 int eng_cmd_from_name(const char *name, enum eng_cmd *out)
 {
-    /* Every request looks its command up here (and metrics once more): a first-letter
-     * test skips the strcasecmp of most names. The names are lower-case letters. */
-    int first = name[0] | 0x20;
+    /* Every request looks its command up here: a test of the first and fourth letters
+     * (every name has four or more) leaves one name to strcasecmp, two for accept, send
+     * and recv. The names are lower-case letters. */
+    if (!name[0] || !name[1] || !name[2])
+        return -EINVAL;
+    int first = name[0] | 0x20, fourth = name[3] | 0x20;
     for (int i = 0; i < ENG_CMD_COUNT; i++) {
-        if (cmd_names[i][0] == first && strcasecmp(name, cmd_names[i]) == 0) {
+        if (cmd_names[i][0] == first && cmd_names[i][3] == fourth &&
+            strcasecmp(name, cmd_names[i]) == 0) {
             *out = (enum eng_cmd)i;
             return 0;
         }
@@ -153,13 +157,14 @@ static uint64_t id_to_num(const struct eng *e, const char *id)
     }
     if (id[0] != 's' || id[1] < '1' || id[1] > '9')
         return 0;
+    /* Every command parses its socket's id, so a digit costs one test: 19 digits always
+     * fit in 64 bits, and a longer number (whose value wrapped) is no socket's: ids count
+     * up from the clock in microseconds, far below 10^19. */
     uint64_t num = 0;
-    for (const char *p = id + 1; *p; p++) {
-        if (*p < '0' || *p > '9' || num > (UINT64_MAX - 9) / 10)
-            return 0;
-        num = num * 10 + (uint64_t)(*p - '0');
-    }
-    return num;
+    const unsigned char *p = (const unsigned char *)id + 1;
+    for (unsigned d; (d = *p - (unsigned)'0') <= 9; p++)
+        num = num * 10 + d;
+    return *p || p - (const unsigned char *)id > 20 ? 0 : num;
 }
 
 struct eng_socket *engi_socket_find(struct eng *e, int owner, const char *id)
