@@ -33,23 +33,41 @@ static size_t put_decimal(char *o, unsigned v)
     return n;
 }
 
+/* Writes a byte of an IPv4 address in decimal at o; returns the digits written. Most are
+ * one digit (127.0.0.1): those cost a test and a store. */
+static size_t put_octet(char *o, unsigned v)
+{
+    if (v < 10) {
+        o[0] = (char)('0' + v);
+        return 1;
+    }
+    if (v < 100) {
+        o[0] = (char)('0' + v / 10);
+        o[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    o[0] = (char)('0' + v / 100);
+    o[1] = (char)('0' + v / 10 % 10);
+    o[2] = (char)('0' + v % 10);
+    return 3;
+}
+
 int eng_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
-                     size_t portlen)
+                    size_t portlen)
 {
     /* getsockname and getpeername answer through here on every call: IPv4 and the port
      * are written by hand, which costs a tenth of inet_ntop and snprintf. */
     if (sa->sa_family == AF_INET && hostlen >= INET_ADDRSTRLEN && portlen >= 6) {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
         const uint8_t *b = (const uint8_t *)&in4->sin_addr;
-        size_t o = 0;
-        for (int i = 0; i < 4; i++) {
-            if (i)
-                host[o++] = '.';
-            o += put_decimal(host + o, b[i]);
+        size_t o = put_octet(host, b[0]);
+        for (int i = 1; i < 4; i++) {
+            host[o++] = '.';
+            o += put_octet(host + o, b[i]);
         }
         host[o] = '\0';
         port[put_decimal(port, ntohs(in4->sin_port))] = '\0';
-        return 0;
+        return (int)o;
     }
 
     const void *raw;
@@ -68,7 +86,7 @@ int eng_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char 
     if (!inet_ntop(sa->sa_family, raw, host, (socklen_t)hostlen))
         return -errno;
     snprintf(port, portlen, "%u", p);
-    return 0;
+    return (int)strlen(host);
 }
 
 /* Parses a numeric address for a socket of `family`. An IPv4 literal on an IPv6 socket

@@ -95,13 +95,10 @@ struct eng_list *engi_cmd_name(struct eng_socket *s, enum eng_cmd cmd)
                                         : getsockname(s->fd, (struct sockaddr *)&ss, &len);
     if (rc < 0)
         return engi_list_err(cmd, -errno, NULL);
-    char host[64], port[8];
-    if (eng_addr_format((struct sockaddr *)&ss, host, sizeof(host), port, sizeof(port)) < 0)
-        return engi_list_err(cmd, -EAFNOSUPPORT, NULL);
     struct eng_list *l = engi_list_new(cmd);
-    if (l) {
-        engi_list_add_str(l, host);
-        engi_list_add_str(l, port);
+    if (l && engi_list_add_addr(l, (struct sockaddr *)&ss) == -EAFNOSUPPORT) {
+        eng_list_free(l);
+        return engi_list_err(cmd, -EAFNOSUPPORT, NULL);
     }
     return l;
 }

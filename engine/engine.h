@@ -187,7 +187,7 @@ int eng_lookup(struct eng *e, const struct eng_request *req, eng_done_fn done, v
 
 /* Writes sa's address ("127.0.0.1", "::1") and port as text: the one formatter of
  * addresses, answers and the access log alike (IPv4 and ports by hand: it runs on every
- * getsockname). host holds INET6_ADDRSTRLEN, port 6. Returns 0 or -errno. */
+ * getsockname). host holds INET6_ADDRSTRLEN, port 6. Returns host's length or -errno. */
 int eng_addr_format(const struct sockaddr *sa, char *host, size_t hostlen, char *port,
                     size_t portlen);
 /* True for 127.0.0.0/8, ::1 and v4-mapped 127.x: the one loopback test. */

@@ -148,6 +148,10 @@ struct eng {
 struct eng_list *engi_list_new(enum eng_cmd cmd);
 int engi_list_add(struct eng_list *l, const char *s, size_t len, bool is_data);
 int engi_list_add_str(struct eng_list *l, const char *s);
+/* Adds sa's address and port (eng_addr_format) as two text elements. Returns 0, or
+ * -EAFNOSUPPORT when they cannot be written (nothing added), or -ENOMEM (the list is the
+ * NOMEM error). */
+int engi_list_add_addr(struct eng_list *l, const struct sockaddr *sa);
 /* Takes ownership of `bytes` (malloc'd, at least len + 1 long). */
 int engi_list_add_owned(struct eng_list *l, char *bytes, size_t len, bool is_data);
 void engi_list_set_err(struct eng_list *l, int code, const char *fmt, ...)

@@ -116,6 +116,29 @@ int engi_list_add_str(struct eng_list *l, const char *s)
     return engi_list_add(l, s, strlen(s), false);
 }
 
+int engi_list_add_addr(struct eng_list *l, const struct sockaddr *sa)
+{
+    /* The port goes first in the room, where its 6 bytes fit whatever it is, and the host
+     * after it: both are written in place, with no copy and no allocation. */
+    size_t used = l->text_used;
+    if (!l->failed && l->nitems + 2 <= l->cap && ENG_LIST_TEXT - used >= 8 + 64) {
+        char *port = l->text + used, *host = port + 8;
+        int n = eng_addr_format(sa, host, 64, port, 8);
+        if (n < 0)
+            return -EAFNOSUPPORT;
+        l->items[l->nitems++] = (struct eng_item){.bytes = host, .len = (size_t)n, .borrowed = true};
+        l->items[l->nitems++] = (struct eng_item){.bytes = port, .len = strlen(port), .borrowed = true};
+        l->text_used = used + 8 + (size_t)n + 1;
+        return 0;
+    }
+    char host[64], port[8];
+    int n = eng_addr_format(sa, host, sizeof(host), port, sizeof(port));
+    if (n < 0)
+        return -EAFNOSUPPORT;
+    engi_list_add(l, host, (size_t)n, false);
+    return engi_list_add_str(l, port);
+}
+
 struct eng_list *engi_list_new(enum eng_cmd cmd)
 {
     /* Every answer makes one: clearing its 700 bytes of element and text room cost

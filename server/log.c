@@ -273,7 +273,8 @@ static const char *client_text(const struct sockaddr *sa, size_t *len)
         return "-";
     }
     char port[8];
-    if (eng_addr_format(sa, text, sizeof(text), port, sizeof(port)) < 0) {
+    int n = eng_addr_format(sa, text, sizeof(text), port, sizeof(port));
+    if (n < 0) {
         last.ss_family = AF_UNSPEC;
         return "-";
     }
@@ -282,7 +283,7 @@ static const char *client_text(const struct sockaddr *sa, size_t *len)
         ((struct sockaddr_in *)&last)->sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
     else
         ((struct sockaddr_in6 *)&last)->sin6_addr = ((const struct sockaddr_in6 *)sa)->sin6_addr;
-    text_len = strlen(text);
+    text_len = (size_t)n;
     *len = text_len;
     return text;
 }
