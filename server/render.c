@@ -19,6 +19,16 @@ static const bool json_escaped[256] = {
 
 size_t render_json_escape(const char *s, size_t len, char *out)
 {
+    /* Nearly all text needs no escape: it is copied with one look-up a byte, and only
+     * text that holds one is written again, escaped. */
+    bool escapes = false;
+#pragma GCC unroll 4
+    for (size_t i = 0; i < len; i++) {
+        out[i] = s[i];
+        escapes |= json_escaped[(unsigned char)s[i]];
+    }
+    if (!escapes)
+        return len;
     static const char hex[] = "0123456789abcdef";
     char *o = out;
     for (size_t i = 0; i < len; i++) {
