@@ -49,7 +49,7 @@ bool cors_admit(struct srv_req *r, const char *method, enum MHD_Result *ret)
         *ret = srv_reply_error(r, 403, "request", ENG_EDENIED, detail);
         return false;
     }
-    if (strcmp(method, "OPTIONS") != 0)
+    if (method[0] != 'O' || strcmp(method, "OPTIONS") != 0)
         return true;
     /* An allowed preflight: say what a cross-origin caller may send. */
     const char *const extra[] = {

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <stddef.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -234,8 +233,8 @@ static struct srv_req *request_begin(struct srv *s, struct MHD_Connection *conn,
     struct srv_req *r = malloc(sizeof(*r));
     if (!r)
         return NULL;
-    /* Cleared up to its reply room, which is written before it is read. */
-    memset(r, 0, offsetof(struct srv_req, reply));
+    /* Cleared up to its texts and reply room, which are written before they are read. */
+    memset(r, 0, offsetof(struct srv_req, method));
     r->srv = s;
     r->conn = conn;
     r->state = REQ_RECEIVING;
@@ -277,6 +276,19 @@ static enum MHD_Result request_body(struct srv_req *r, const char *data, size_t 
     return MHD_YES;
 }
 
+/* True when key (key_size bytes) is `lower`, a word of lower-case letters, in any case: a
+ * letter with 0x20 set is its lower case, and nothing else is. Every request's every
+ * header is checked: this costs no call. */
+static bool name_is(const char *key, size_t key_size, const char *lower, size_t n)
+{
+    if (key_size != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((key[i] | 0x20) != lower[i])
+            return false;
+    return true;
+}
+
 /* The first of each of Origin, Host and ?node= (as MHD_lookup_connection_value finds it:
  * names without regard to case, NULL for an argument without a value). */
 static enum MHD_Result note_head(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -287,11 +299,11 @@ static enum MHD_Result note_head(void *cls, enum MHD_ValueKind kind, const char 
     const char **slot = NULL;
     unsigned bit = 0;
     if (kind == MHD_GET_ARGUMENT_KIND) {
-        if (key_size == 4 && strncasecmp(key, "node", 4) == 0)
+        if (name_is(key, key_size, "node", 4))
             slot = &r->node_arg, bit = 1;
-    } else if (key_size == 6 && strncasecmp(key, "Origin", 6) == 0) {
+    } else if (name_is(key, key_size, "origin", 6)) {
         slot = &r->origin, bit = 2;
-    } else if (key_size == 4 && strncasecmp(key, MHD_HTTP_HEADER_HOST, 4) == 0) {
+    } else if (name_is(key, key_size, "host", 4)) {
         slot = &r->host, bit = 4;
     }
     if (slot && !(r->heads_seen & bit)) {

@@ -86,16 +86,17 @@ struct srv_req {
     const char *host;                /* (NULL: none), found in one pass over what */
     const char *node_arg;            /* libmicrohttpd parsed: see request_heads */
     unsigned heads_seen;             /* which of the three request_heads has found */
-    char method[12];                 /* for the access log */
-    char version[12];                /* "HTTP/1.1", for the WebSocket handshake */
-    char path[200];                  /* for the access log, without the query */
     int status;                      /* the status sent, for the access log */
     size_t bytes_out;                /* the body size sent, for the access log */
     struct ws_pending *ws;           /* becoming a WebSocket: owned by ws_upgrade.c */
     /* Called instead of the usual answer when a suspended request resumes. */
     enum MHD_Result (*resume_with)(struct srv_req *r);
-    /* Last, and not cleared: room for a small answer's JSON, which its response points
-     * into (it lives until request_completed, after the response is done with it). */
+    /* Last, and not cleared when a request begins: its texts, which it copies at once,
+     * and room for a small answer's JSON, which its response points into (it lives until
+     * request_completed, after the response is done with it). */
+    char method[12];                 /* for the access log */
+    char version[12];                /* "HTTP/1.1", for the WebSocket handshake */
+    char path[200];                  /* for the access log, without the query */
     char reply[256];
 };
 
