@@ -53,6 +53,7 @@ struct srv {
     bool resumed;                    /* a connection was resumed during MHD_run */
     uint64_t run_ms;                 /* when the daemon's current run began (eng_now_ms): the
                                       * access log's clock, read once a run, not per request */
+    struct srv_req *spare_req;       /* a completed request's memory, for the next to begin */
 };
 
 /* Where a request is, from the first call of the access handler to its completion. */
