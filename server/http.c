@@ -219,12 +219,15 @@ void srv_answer_later(void *ctx, struct eng_list *list)
 
 /* Copies what fits of src, NUL-terminated: snprintf("%s") would cost more than the rest of
  * the first call of the handler. */
-static void copy_text(char *dst, size_t size, const char *src)
+static size_t copy_text(char *dst, size_t size, const char *src)
 {
     size_t n = strnlen(src, size - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
+    return n;
 }
+
+_Static_assert(sizeof(((struct srv_req *)0)->path) <= 256, "path_len is a uint8_t");
 
 /* First call of the handler: headers only. Answering here would close the connection. */
 static struct srv_req *request_begin(struct srv *s, struct MHD_Connection *conn, const char *url,
@@ -241,9 +244,9 @@ static struct srv_req *request_begin(struct srv *s, struct MHD_Connection *conn,
     r->state = REQ_RECEIVING;
     r->start_ms = s->run_ms;
     r->ok_status = 200;
-    copy_text(r->method, sizeof(r->method), method);
+    r->method_len = (uint8_t)copy_text(r->method, sizeof(r->method), method);
     copy_text(r->version, sizeof(r->version), version);
-    copy_text(r->path, sizeof(r->path), url);
+    r->path_len = (uint8_t)copy_text(r->path, sizeof(r->path), url);
     eng_watch_init(&r->gone, -1, client_gone);
     s->active_requests++;
     return r;
@@ -433,7 +436,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     if (r->state == REQ_ANSWERED)
         metrics_count_status(s->metrics, r->status);
     if (r->state == REQ_ANSWERED || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        log_access(r, r->method, r->path);
+        log_access(r);
     free(r->body);
     keep_spare(s, r);
 }

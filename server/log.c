@@ -186,12 +186,6 @@ static char *put_safe(char *o, const char *s, size_t n)
     return o + n;
 }
 
-/* Copies up to size - 1 bytes of client-given text for a log line, made safe. */
-static void log_safe_copy(char *dst, size_t size, const char *src)
-{
-    *put_safe(dst, src, strnlen(src, size - 1)) = '\0';
-}
-
 static char *put_bytes(char *o, const char *s, size_t n)
 {
     memcpy(o, s, n);
@@ -199,11 +193,12 @@ static char *put_bytes(char *o, const char *s, size_t n)
 }
 
 /* Writes v in decimal at o, digits counted first so that they are written in place;
- * returns the end. */
+ * returns the end. Most numbers of a line are short (a status, a duration of 0 ms, a
+ * small answer's size): their digits are counted by comparisons, not divisions. */
 static char *put_number(char *o, unsigned long long v)
 {
-    size_t n = 1;
-    for (unsigned long long rest = v; rest >= 10; rest /= 10)
+    size_t n = v < 10 ? 1 : v < 100 ? 2 : 3;
+    for (unsigned long long rest = v / 1000; rest; rest /= 10)
         n++;
     for (size_t i = n; i-- > 0; v /= 10)
         o[i] = (char)('0' + v % 10);
@@ -220,8 +215,7 @@ static char *put_number(char *o, unsigned long long v)
  * are the client's text as it came, made safe as they are written (put_safe). The line
  * is sized for the longest of each part, so no part needs a check of the room left. */
 static void write_text_line(const char *ts, size_t ts_len, const char *client,
-                            size_t client_len, const char *method, const char *path,
-                            int status, unsigned long long ms, size_t bytes)
+                            size_t client_len, const struct srv_req *r, unsigned long long ms)
 {
     char line[LOG_TIME_MAX + LOG_CLIENT_MAX + LOG_METHOD_MAX + LOG_PATH_MAX +
               3 * 20 /* the numbers, a sign */ + 16 /* spaces, quotes, "ms", '\n' */];
@@ -230,17 +224,18 @@ static void write_text_line(const char *ts, size_t ts_len, const char *client,
     *o++ = ' ';
     o = put_bytes(o, client, client_len);
     o = put_bytes(o, " \"", 2);
-    o = put_safe(o, method, strnlen(method, LOG_METHOD_MAX));
+    o = put_safe(o, r->method, r->method_len);
     *o++ = ' ';
-    o = put_safe(o, path, strnlen(path, LOG_PATH_MAX));
+    o = put_safe(o, r->path, r->path_len);
     o = put_bytes(o, "\" ", 2);
+    int status = r->status;
     if (status < 0)
         *o++ = '-';
     o = put_number(o, (unsigned long long)(status < 0 ? -(long long)status : status));
     *o++ = ' ';
     o = put_number(o, ms);
     o = put_bytes(o, "ms ", 3);
-    o = put_number(o, bytes);
+    o = put_number(o, r->bytes_out);
     *o++ = '\n';
     fwrite_unlocked(line, 1, (size_t)(o - line), stderr); /* one thread writes the log */
 }
@@ -288,7 +283,7 @@ static const char *client_text(const struct sockaddr *sa, size_t *len)
     return text;
 }
 
-void log_access(const struct srv_req *r, const char *method, const char *url)
+void log_access(const struct srv_req *r)
 {
     const struct cfg *cfg = r->srv->cfg;
     if (cfg->quiet)
@@ -311,13 +306,12 @@ void log_access(const struct srv_req *r, const char *method, const char *url)
     /* libmicrohttpd hands the path without its query string, so no ?token= can leak. The
      * method is the client's too: libmicrohttpd takes any bytes up to the first space. */
     if (!cfg->log_json) {
-        write_text_line(ts, ts_len, client, client_len, method, url, r->status, ms,
-                        r->bytes_out);
+        write_text_line(ts, ts_len, client, client_len, r, ms);
         return;
     }
     char path[LOG_PATH_MAX + 1], meth[LOG_METHOD_MAX + 1];
-    log_safe_copy(path, sizeof(path), url);
-    log_safe_copy(meth, sizeof(meth), method);
+    *put_safe(path, r->path, r->path_len) = '\0';
+    *put_safe(meth, r->method, r->method_len) = '\0';
     fprintf(stderr,
             "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
             "\"status\":%d,\"duration_ms\":%llu,\"bytes\":%zu}\n",

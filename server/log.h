@@ -25,6 +25,7 @@ void log_vline(const struct cfg *cfg, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* port: the one listened on, which the kernel chose when --listen gave port 0. */
 void log_startup(const struct srv *s, bool token_generated, unsigned port);
-void log_access(const struct srv_req *r, const char *method, const char *url);
+/* The access line of r, with its method and path as copied when it began. */
+void log_access(const struct srv_req *r);
 
 #endif

@@ -98,6 +98,7 @@ struct srv_req {
     char method[12];                 /* for the access log */
     char version[12];                /* "HTTP/1.1", for the WebSocket handshake */
     char path[200];                  /* for the access log, without the query */
+    uint8_t method_len, path_len;    /* their lengths, known from the copying */
     char reply[256];
 };
 
