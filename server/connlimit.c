@@ -1,27 +1,28 @@
 /*
  * Connection counting (see connlimit.h): a small chained hash from client address to
- * the number of its open connections; each connection's socket context points at its
- * entry, so closing finds it without a lookup.
+ * the number of its open connections; each connection keeps its entry (http_conn.c), so
+ * closing finds it without a lookup.
  */
 #include "connlimit.h"
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CONNLIMIT_BUCKETS 4096u
 
-struct ip_entry {
+struct connlimit_entry {
     uint8_t addr[16];                /* client address, IPv4 as v4-mapped */
     unsigned count;                  /* its open connections */
-    struct ip_entry *next;           /* bucket chain */
+    struct connlimit_entry *next;           /* bucket chain */
 };
 
 struct connlimit {
     unsigned max_total, max_per_ip;  /* limits; 0 means none */
     unsigned total;                  /* open connections */
-    struct ip_entry *buckets[CONNLIMIT_BUCKETS];
+    struct connlimit_entry *buckets[CONNLIMIT_BUCKETS];
 };
 
 struct connlimit *connlimit_new(unsigned max_total, unsigned max_per_ip)
@@ -40,7 +41,7 @@ void connlimit_free(struct connlimit *cl)
         return;
     for (size_t i = 0; i < CONNLIMIT_BUCKETS; i++)
         while (cl->buckets[i]) {
-            struct ip_entry *e = cl->buckets[i];
+            struct connlimit_entry *e = cl->buckets[i];
             cl->buckets[i] = e->next;
             free(e);
         }
@@ -66,55 +67,48 @@ static size_t bucket_of(const uint8_t key[16])
     return h % CONNLIMIT_BUCKETS;
 }
 
-void connlimit_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-                      enum MHD_ConnectionNotificationCode code)
+struct connlimit_entry *connlimit_open(struct connlimit *cl, const struct sockaddr *client)
 {
-    struct connlimit *cl = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        uint8_t key[16];
-        addr_key(ci ? ci->client_addr : NULL, key);
-        size_t b = bucket_of(key);
-        struct ip_entry *e = cl->buckets[b];
-        while (e && memcmp(e->addr, key, 16) != 0)
-            e = e->next;
-        if (!e) {
-            e = calloc(1, sizeof(*e));
-            if (!e)
-                return; /* uncounted: the connection is served without a per-IP check */
-            memcpy(e->addr, key, 16);
-            e->next = cl->buckets[b];
-            cl->buckets[b] = e;
-        }
-        e->count++;
-        cl->total++;
-        *socket_context = e;
-        return;
+    uint8_t key[16];
+    addr_key(client, key);
+    size_t b = bucket_of(key);
+    struct connlimit_entry *e = cl->buckets[b];
+    while (e && memcmp(e->addr, key, 16) != 0)
+        e = e->next;
+    if (!e) {
+        e = calloc(1, sizeof(*e));
+        if (!e)
+            return NULL;
+        memcpy(e->addr, key, 16);
+        e->next = cl->buckets[b];
+        cl->buckets[b] = e;
     }
-    struct ip_entry *e = *socket_context;
+    e->count++;
+    cl->total++;
+    return e;
+}
+
+void connlimit_close(struct connlimit *cl, struct connlimit_entry *e)
+{
     if (!e)
         return;
-    *socket_context = NULL;
     cl->total--;
     if (--e->count > 0)
         return;
-    struct ip_entry **pp = &cl->buckets[bucket_of(e->addr)];
+    struct connlimit_entry **pp = &cl->buckets[bucket_of(e->addr)];
     while (*pp != e)
         pp = &(*pp)->next;
     *pp = e->next;
     free(e);
 }
 
-bool connlimit_exceeded(const struct connlimit *cl, struct MHD_Connection *conn, const char **why)
+bool connlimit_exceeded(const struct connlimit *cl, const struct connlimit_entry *e,
+                        const char **why)
 {
     if (cl->max_total && cl->total > cl->max_total) {
         *why = "too many HTTP connections; try again later";
         return true;
     }
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    const struct ip_entry *e = ci ? ci->socket_context : NULL;
     if (cl->max_per_ip && e && e->count > cl->max_per_ip) {
         *why = "too many HTTP connections from this address; try again later";
         return true;

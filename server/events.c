@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "http_conn.h"
 #include "log.h"
 #include "render.h"
 
@@ -250,6 +251,7 @@ static void listener_suspend(struct listener *l)
     MHD_suspend_connection(l->conn);
     l->suspended = true;
     if (ci) {
+        http_conn_step_aside(l->ev->srv->conns, l->conn);
         eng_watch_init(&l->hangup, ci->connect_fd, listener_hangup);
         int rc = eng_watch_set(l->ev->srv->loop, &l->hangup, EPOLLRDHUP);
         if (rc < 0)

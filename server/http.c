@@ -16,8 +16,8 @@
 #include <poll.h>
 #include <sys/epoll.h>
 
-#include "connlimit.h"
 #include "cors.h"
+#include "http_conn.h"
 #include "log.h"
 #include "metrics.h"
 #include "raw_bytes.h"
@@ -180,6 +180,7 @@ void srv_suspend(struct srv_req *r)
     r->state = REQ_WAITING;
     r->srv->suspended++;
     if (ci) {
+        http_conn_step_aside(r->srv->conns, r->conn);
         eng_watch_init(&r->gone, ci->connect_fd, client_gone);
         int rc = eng_watch_set(r->srv->loop, &r->gone, EPOLLRDHUP);
         if (rc < 0)
@@ -332,7 +333,7 @@ static enum MHD_Result request_dispatch(struct srv_req *r, const char *method, c
     if (s->stopping)
         return srv_reply_error(r, 503, routes_endpoint_name(method, url), ENG_ESHUTDOWN, NULL);
     const char *why;
-    if (connlimit_exceeded(s->connlimit, r->conn, &why))
+    if (http_conn_over_limit(s->conns, r->conn, &why))
         return srv_reply_error(r, 429, "request", ENG_ELIMIT, why);
     request_heads(r);
     enum MHD_Result ret;
@@ -409,13 +410,14 @@ static void keep_spare(struct srv *s, struct srv_req *r)
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct srv *s = cls;
     struct srv_req *r = *con_cls;
     if (!r)
         return;
     *con_cls = NULL;
     eng_watch_set(s->loop, &r->gone, 0);
+    /* A wait or an event stream watched the socket itself (http_conn.h). */
+    http_conn_watch_again(s->conns, conn);
     if (r->op)
         eng_op_cancel(s->eng, r->op);
     if (r->delivering) {
@@ -502,8 +504,8 @@ int srv_http_start(struct srv *s)
     unsigned fd_cap = s->http_fds - (s->http_fds / 8 < 256 ? s->http_fds / 8 : 256);
     unsigned max_total = cfg->max_connections && cfg->max_connections < fd_cap
                              ? cfg->max_connections : fd_cap;
-    s->connlimit = connlimit_new(max_total, cfg->max_connections_per_ip);
-    if (!s->connlimit)
+    s->conns = http_conns_new(s->loop, max_total, cfg->max_connections_per_ip);
+    if (!s->conns)
         return -1;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
     /* With HTTPS the TLS listener accepts and hands over plaintext (tls_listener.h). */
@@ -522,7 +524,7 @@ int srv_http_start(struct srv *s)
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->listen_addr,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)hard_cap,
-        MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, s->connlimit,
+        MHD_OPTION_NOTIFY_CONNECTION, http_conns_notify, s->conns,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
         /* libmicrohttpd 0.9.75 zeroes a connection's whole pool when a keep-alive request
          * ends, so all of it stays resident: the pool is what a waiting recv costs. Twice
@@ -589,6 +591,6 @@ void srv_http_stop(struct srv *s)
     free(s->spare_req);
     s->spare_req = NULL;
     /* Also when the daemon never started (the port was taken): it was made first. */
-    connlimit_free(s->connlimit);
-    s->connlimit = NULL;
+    http_conns_free(s->conns);
+    s->conns = NULL;
 }

@@ -16,7 +16,7 @@
 
 struct events;
 struct metrics;
-struct connlimit;
+struct http_conns;
 struct tlsl;
 struct static_files;
 struct ws_hub;
@@ -34,7 +34,7 @@ struct srv {
     struct events *events;           /* event streams per credential */
     uint64_t boot_base;              /* this start's first socket and event ids follow it */
     struct metrics *metrics;         /* counters for /metrics */
-    struct connlimit *connlimit;     /* HTTP connection counts */
+    struct http_conns *conns;        /* per HTTP connection: counts, end of stream */
     struct tlsl *tlsl;               /* the HTTPS listener in front of the daemon, or NULL */
     struct static_files *files;      /* the console's files, read at start */
     unsigned http_fds;               /* HTTP connections the open-file limit leaves room for */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_conn.h"
 #include "render.h"
 #include "stream.h"
 #include "websockify.h"
@@ -68,8 +69,9 @@ static void upgrade_handler(void *cls, struct MHD_Connection *conn, void *con_cl
                             const char *extra_in, size_t extra_in_size, MHD_socket sock,
                             struct MHD_UpgradeResponseHandle *urh)
 {
-    (void)cls;
-    (void)conn;
+    struct srv *s = cls;
+    /* The bridge watches the socket from now on, in the same loop. */
+    http_conn_hand_over(s->conns, conn);
     struct srv_req *r = con_cls;
     struct ws_bridge *b = r->ws->bridge;
     r->ws->bridge = NULL;
